@@ -1,0 +1,699 @@
+/*
+ * cli.c: the `lode` command line (DESIGN.md, "Command line").
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "api/api.h"
+#include "indexer/indexer.h"
+#include "store/store.h"
+
+#include "base/banned.h"
+
+#define LODE_VERSION "0.1.0"
+
+static int fail(int code, const char *fmt, ...) BASE_PRINTF(2, 3);
+
+static int fail(int code, const char *fmt, ...)
+{
+	va_list ap;
+	fputs("lode: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return code;
+}
+
+static int usage_error(const char *cmd, const char *msg)
+{
+	fprintf(stderr, "lode %s: %s\nTry 'lode %s --help'.\n", cmd, msg, cmd);
+	return API_EXIT_USAGE;
+}
+
+static void log_sink(void *payload, enum base_log_level level, const char *msg)
+{
+	(void)payload;
+	fprintf(stderr, "lode: %s%s\n", level == BASE_LOG_WARN ? "warning: " : "", msg);
+}
+
+/* Parse a non-negative integer option; false on garbage. */
+static bool parse_uint(const char *s, unsigned long long max, unsigned long long *out)
+{
+	char *end;
+	if (!s || !*s || *s == '-')
+		return false;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+/* The repository: --repo, else the nearest directory upward holding .lode/. */
+static char *find_repo(const char *given)
+{
+	char buf[PATH_MAX];
+	if (given)
+		return realpath(given, buf) ? base_strdup(buf) : NULL;
+	if (!getcwd(buf, sizeof(buf)))
+		return NULL;
+	for (;;) {
+		char *db = idx_db_path(buf);
+		struct stat st;
+		bool found = stat(db, &st) == 0;
+		base_free(db);
+		if (found)
+			return base_strdup(buf);
+		char *slash = strrchr(buf, '/');
+		if (!slash || slash == buf)
+			return NULL;
+		*slash = '\0';
+	}
+}
+
+/* Open a repository's index for reading, with a message on failure. */
+static struct store *open_index(const char *repo_opt, char **repo_out, int *exit_code)
+{
+	char *repo = find_repo(repo_opt);
+	if (!repo) {
+		if (repo_opt)
+			*exit_code = fail(API_EXIT_RUNTIME, "cannot open repository %s: %s", repo_opt, strerror(errno));
+		else
+			*exit_code = fail(API_EXIT_RUNTIME,
+					  "no index found here or above; run 'lode index [DIR]' first or pass --repo DIR");
+		return NULL;
+	}
+	char *db = idx_db_path(repo);
+	struct base_err err;
+	struct store *st = store_open(db, STORE_READ, &err);
+	base_free(db);
+	if (!st) {
+		if (err.code == BASE_E_NOTFOUND)
+			*exit_code = fail(API_EXIT_RUNTIME, "%s has no index; run 'lode index %s' first", repo, repo);
+		else
+			*exit_code = fail(API_EXIT_RUNTIME, "%s", err.msg);
+		base_free(repo);
+		return NULL;
+	}
+	*repo_out = repo;
+	return st;
+}
+
+static void json_print(json_t *j)
+{
+	json_dumpf(j, stdout, JSON_COMPACT);
+	fputc('\n', stdout);
+	json_decref(j);
+}
+
+/* A string as JSON text even when it is not valid UTF-8: invalid bytes
+ * become U+FFFD, so output is always valid JSON. */
+static json_t *json_text(const char *s, size_t n)
+{
+	json_t *j = json_stringn(s, n);
+	if (j)
+		return j;
+	struct base_buf b = BASE_BUF_INIT(BASE_CAP_TEXT);
+	for (size_t i = 0; i < n;) {
+		unsigned char c = (unsigned char)s[i];
+		size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+		json_t *probe = len && i + len <= n && c ? json_stringn(s + i, len) : NULL;
+		int rc = probe ? base_buf_add(&b, s + i, len) : base_buf_adds(&b, "\xEF\xBF\xBD");
+		json_decref(probe);
+		if (rc)
+			break;
+		i += probe ? len : 1;
+	}
+	j = json_stringn(b.data, b.len);
+	base_buf_release(&b);
+	return j ? j : json_string("");
+}
+
+static json_t *hit_json(const struct store_hit *h, bool bytes, bool score)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "chunk_id", json_integer(h->chunk_id));
+	json_object_set_new(o, "path", json_text(h->path, strlen(h->path)));
+	json_object_set_new(o, "start_line", json_integer(h->start_line));
+	json_object_set_new(o, "end_line", json_integer(h->end_line));
+	if (bytes) {
+		json_object_set_new(o, "start_byte", json_integer(h->start_byte));
+		json_object_set_new(o, "end_byte", json_integer(h->end_byte));
+	}
+	json_object_set_new(o, "lang", json_string(h->lang));
+	json_object_set_new(o, "kind", json_string(h->kind));
+	json_object_set_new(o, "symbol", json_text(h->symbol, strlen(h->symbol)));
+	json_object_set_new(o, "scope", json_text(h->scope, strlen(h->scope)));
+	if (score)
+		json_object_set_new(o, "score", json_real(h->score));
+	json_object_set_new(o, "text", json_text(h->text, h->text_len));
+	return o;
+}
+
+/* ---- lode index ------------------------------------------------------ */
+
+struct progress_state {
+	uint64_t t0;
+	bool shown;
+};
+
+static void show_progress(void *payload, uint64_t done, uint64_t total, uint64_t bytes)
+{
+	struct progress_state *ps = payload;
+	double secs = (double)(base_now_ns() - ps->t0) / 1e9;
+	if (secs < 0.5 && done < total)
+		return;
+	double rate = secs > 0 ? (double)done / secs : 0;
+	double eta = rate > 0 ? (double)(total - done) / rate : 0;
+	fprintf(stderr, "\r\033[Kindexing %llu/%llu files  %.0f files/s  %.1f MB/s  ETA %.0fs",
+		(unsigned long long)done, (unsigned long long)total, rate,
+		secs > 0 ? (double)bytes / 1e6 / secs : 0.0, eta);
+	ps->shown = true;
+}
+
+static const char index_help[] =
+	"usage: lode index [DIR] [--rebuild] [--jobs N] [--max-file-size BYTES]\n"
+	"                  [--max-chunk N] [--model SPEC] [--device auto|cpu|cuda] [--json]\n"
+	"\n"
+	"Index DIR (default: the current directory) into DIR/.lode/. A second run\n"
+	"re-reads only files whose size or mtime changed and re-chunks only files\n"
+	"whose content changed.\n"
+	"\n"
+	"  --rebuild             drop the existing index and build it again\n"
+	"  --jobs N              worker threads (default: one per core)\n"
+	"  --max-file-size N     skip files larger than N bytes (default 1048576)\n"
+	"  --max-chunk N         chunk size limit in non-whitespace bytes (default 1500)\n"
+	"  --model SPEC          embedding model (only 'hash' for now; dense search is a later issue)\n"
+	"  --device D            auto, cpu or cuda (accepted; no embedding yet)\n"
+	"  --json                print a JSON summary on stdout\n"
+	"\n"
+	"Progress is shown on a terminal; skipped files are counted by reason.\n";
+
+static int cmd_index(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "rebuild", no_argument, NULL, 'r' },	      { "jobs", required_argument, NULL, 'j' },
+		{ "max-file-size", required_argument, NULL, 's' }, { "max-chunk", required_argument, NULL, 'c' },
+		{ "model", required_argument, NULL, 'm' },    { "device", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'J' },	      { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct idx_options o = { 0 };
+	bool json = false;
+	unsigned long long v;
+	int ch;
+	while ((ch = getopt_long(argc, argv, "j:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'r':
+			o.rebuild = true;
+			break;
+		case 'j':
+			if (!parse_uint(optarg, 64, &v) || v == 0)
+				return usage_error("index", "--jobs needs a number from 1 to 64");
+			o.jobs = (unsigned)v;
+			break;
+		case 's':
+			if (!parse_uint(optarg, (unsigned long long)BASE_CAP_FILE, &v) || v == 0)
+				return usage_error("index", "--max-file-size needs a positive number of bytes (at most 256 MiB)");
+			o.max_file_size = v;
+			break;
+		case 'c':
+			if (!parse_uint(optarg, 1000000, &v) || v < 50)
+				return usage_error("index", "--max-chunk needs a number from 50 to 1000000");
+			o.max_chunk = (unsigned)v;
+			break;
+		case 'm':
+			if (strcmp(optarg, "hash") != 0)
+				return fail(API_EXIT_RUNTIME, "model '%s' is not available yet: only 'hash' is", optarg);
+			break;
+		case 'd':
+			if (strcmp(optarg, "auto") && strcmp(optarg, "cpu") && strcmp(optarg, "cuda"))
+				return usage_error("index", "--device is auto, cpu or cuda");
+			break;
+		case 'J':
+			json = true;
+			break;
+		case 'h':
+			fputs(index_help, stdout);
+			return API_EXIT_OK;
+		default:
+			return usage_error("index", "unknown option");
+		}
+	}
+	if (argc - optind > 1)
+		return usage_error("index", "at most one directory");
+	const char *dir = optind < argc ? argv[optind] : ".";
+	char real[PATH_MAX];
+	if (!realpath(dir, real))
+		return fail(API_EXIT_RUNTIME, "cannot index %s: %s", dir, strerror(errno));
+	o.root = real;
+	struct progress_state ps = { base_now_ns(), false };
+	if (isatty(STDERR_FILENO)) {
+		o.progress = show_progress;
+		o.progress_payload = &ps;
+	}
+	struct idx_summary s;
+	struct base_err err;
+	int rc = idx_index(&o, &s, &err);
+	if (ps.shown)
+		fputs("\r\033[K", stderr);
+	if (rc)
+		return fail(API_EXIT_RUNTIME, "%s", err.msg);
+
+	double ms = (double)s.took_ns / 1e6;
+	if (json) {
+		json_t *files = json_pack("{sIsIsIsIsIsIsIsI}", "seen", (json_int_t)s.seen, "added", (json_int_t)s.added,
+					  "updated", (json_int_t)s.updated, "touched", (json_int_t)s.touched,
+					  "unchanged", (json_int_t)s.unchanged, "deleted", (json_int_t)s.deleted,
+					  "indexed", (json_int_t)s.files, "read", (json_int_t)(s.added + s.updated + s.touched));
+		json_t *skipped = json_object();
+		for (int i = 0; i < IDX_SKIP__COUNT; i++)
+			json_object_set_new(skipped, idx_skip_name(i), json_integer((json_int_t)s.skipped[i]));
+		json_print(json_pack("{sssfsos{sIsI}sIsoss}", "repo", real, "took_ms", ms, "files", files, "chunks",
+				     "written", (json_int_t)s.chunks, "total", (json_int_t)s.total_chunks, "bytes",
+				     (json_int_t)s.bytes, "skipped", skipped, "model", "none"));
+		return API_EXIT_OK;
+	}
+	printf("indexed %s: %llu files, %llu chunks in %.2fs\n", real, (unsigned long long)s.files,
+	       (unsigned long long)s.total_chunks, ms / 1e3);
+	printf("  %llu added, %llu updated, %llu touched, %llu unchanged, %llu deleted; %.1f MB chunked\n",
+	       (unsigned long long)s.added, (unsigned long long)s.updated, (unsigned long long)s.touched,
+	       (unsigned long long)s.unchanged, (unsigned long long)s.deleted, (double)s.bytes / 1e6);
+	bool any = false;
+	for (int i = 0; i < IDX_SKIP__COUNT; i++) {
+		if (!s.skipped[i])
+			continue;
+		printf("%s %llu %s", any ? "," : "  skipped:", (unsigned long long)s.skipped[i], idx_skip_name(i));
+		any = true;
+	}
+	if (any)
+		putchar('\n');
+	return API_EXIT_OK;
+}
+
+/* ---- lode search ----------------------------------------------------- */
+
+static const char search_help[] =
+	"usage: lode search [--repo DIR] [-k N] [--mode hybrid|lexical|dense]\n"
+	"                   [--lang L]... [--path GLOB]... [--json] QUERY...|-\n"
+	"\n"
+	"Search the index. QUERY may be a few keywords or a whole bug report;\n"
+	"'-' reads it from standard input.\n"
+	"\n"
+	"  --repo DIR     repository (default: nearest directory upward with .lode/)\n"
+	"  -k N           number of results (default 10, at most 1000)\n"
+	"  --mode M       hybrid (default), lexical or dense; until dense retrieval\n"
+	"                 lands, hybrid runs lexical (BM25) and says so in \"mode\"\n"
+	"  --lang L       only chunks in language L (repeatable)\n"
+	"  --path GLOB    only paths matching GLOB, git wildmatch rules (repeatable)\n"
+	"  --json         one JSON object on stdout (see DESIGN.md)\n";
+
+static int read_query(int argc, char **argv, int first, struct base_buf *q)
+{
+	if (argc - first == 1 && strcmp(argv[first], "-") == 0) {
+		char buf[65536];
+		size_t n;
+		while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0)
+			if (base_buf_add(q, buf, n))
+				return fail(API_EXIT_USAGE, "query on standard input is over %zu bytes", BASE_CAP_QUERY);
+		return API_EXIT_OK;
+	}
+	for (int i = first; i < argc; i++)
+		if ((i > first && base_buf_addc(q, ' ')) || base_buf_adds(q, argv[i]))
+			return fail(API_EXIT_USAGE, "query is over %zu bytes", BASE_CAP_QUERY);
+	return API_EXIT_OK;
+}
+
+static int cmd_search(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "repo", required_argument, NULL, 'R' }, { "mode", required_argument, NULL, 'M' },
+		{ "lang", required_argument, NULL, 'L' }, { "path", required_argument, NULL, 'P' },
+		{ "json", no_argument, NULL, 'J' },	  { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *repo_opt = NULL, *mode = "hybrid";
+	BASE_VEC(const char *) langs = BASE_VEC_INIT;
+	BASE_VEC(const char *) globs = BASE_VEC_INIT;
+	unsigned long long k = 10;
+	bool json = false;
+	int ch, code = API_EXIT_OK;
+	while (code == API_EXIT_OK && (ch = getopt_long(argc, argv, "k:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'R':
+			repo_opt = optarg;
+			break;
+		case 'M':
+			mode = optarg;
+			if (strcmp(mode, "hybrid") && strcmp(mode, "lexical") && strcmp(mode, "dense"))
+				code = usage_error("search", "--mode is hybrid, lexical or dense");
+			break;
+		case 'L':
+			base_vec_push(&langs, optarg);
+			break;
+		case 'P':
+			base_vec_push(&globs, optarg);
+			break;
+		case 'k':
+			if (!parse_uint(optarg, 1000, &k) || k == 0)
+				code = usage_error("search", "-k needs a number from 1 to 1000");
+			break;
+		case 'J':
+			json = true;
+			break;
+		case 'h':
+			fputs(search_help, stdout);
+			code = -1;
+			break;
+		default:
+			code = usage_error("search", "unknown option");
+		}
+	}
+	struct base_buf q = BASE_BUF_INIT(BASE_CAP_QUERY);
+	struct store *st = NULL;
+	char *repo = NULL;
+	if (code == -1) {
+		code = API_EXIT_OK;
+		goto out;
+	}
+	if (code)
+		goto out;
+	if (optind >= argc) {
+		code = usage_error("search", "missing QUERY (or '-' to read it from standard input)");
+		goto out;
+	}
+	if (strcmp(mode, "dense") == 0) {
+		code = fail(API_EXIT_RUNTIME, "dense search needs an embedding index, which this version does not build yet; "
+					      "use --mode lexical");
+		goto out;
+	}
+	code = read_query(argc, argv, optind, &q);
+	if (code)
+		goto out;
+	st = open_index(repo_opt, &repo, &code);
+	if (!st)
+		goto out;
+
+	uint64_t t0 = base_now_ns();
+	struct store_query sq = { q.data, q.len, (size_t)k, langs.v, langs.n, globs.v, globs.n };
+	struct store_hits hits = STORE_HITS_INIT;
+	struct base_err err;
+	int rc = store_search_lexical(st, &sq, &hits, &err);
+	double ms = (double)(base_now_ns() - t0) / 1e6;
+	if (rc) {
+		code = fail(API_EXIT_RUNTIME, "search failed: %s", err.msg);
+		goto out;
+	}
+	if (json) {
+		char *gen = store_meta_get(st, "generation");
+		char *head = store_meta_get(st, "head");
+		json_t *results = json_array();
+		for (size_t i = 0; i < hits.n; i++)
+			json_array_append_new(results, hit_json(&hits.v[i], false, true));
+		json_t *index = json_pack("{sIsssI}", "generation", (json_int_t)(gen ? strtoll(gen, NULL, 10) : 0),
+					  "head", head ? head : "", "pending", (json_int_t)0);
+		json_print(json_pack("{sosssfsoso}", "query", json_text(q.data, q.len), "mode", "lexical", "took_ms",
+				     ms, "index", index, "results", results));
+		base_free(gen);
+		base_free(head);
+	} else {
+		for (size_t i = 0; i < hits.n; i++) {
+			const struct store_hit *h = &hits.v[i];
+			printf("%s:%u-%u  %s%s%s%s%s  (%.3f)\n", h->path, h->start_line, h->end_line, h->kind,
+			       *h->symbol ? " " : "", h->symbol, *h->scope ? "  in " : "", h->scope, h->score);
+			/* the first lines of the chunk, indented */
+			const char *p = h->text, *end = h->text + h->text_len;
+			for (int line = 0; line < 3 && p < end; line++) {
+				const char *nl = memchr(p, '\n', (size_t)(end - p));
+				size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+				printf("    %.*s\n", (int)BASE_MIN(n, 160), p);
+				p = nl ? nl + 1 : end;
+			}
+		}
+		if (hits.n == 0)
+			fprintf(stderr, "no results\n");
+	}
+	store_hits_release(&hits);
+out:
+	store_close(st);
+	base_free(repo);
+	base_buf_release(&q);
+	base_vec_release(&langs);
+	base_vec_release(&globs);
+	return code;
+}
+
+/* ---- lode status, files, chunks -------------------------------------- */
+
+/* Options shared by the read-only commands: --repo, --json, --help. */
+static int parse_read_opts(int argc, char **argv, const char *cmd, const char *help, const char **repo,
+			   bool *json)
+{
+	static const struct option longopts[] = {
+		{ "repo", required_argument, NULL, 'R' },
+		{ "json", no_argument, NULL, 'J' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'R':
+			*repo = optarg;
+			break;
+		case 'J':
+			if (!json)
+				return usage_error(cmd, "--json is not supported here");
+			*json = true;
+			break;
+		case 'h':
+			fputs(help, stdout);
+			return -1;
+		default:
+			return usage_error(cmd, "unknown option");
+		}
+	}
+	return API_EXIT_OK;
+}
+
+static const char status_help[] = "usage: lode status [--repo DIR] [--json]\n"
+				  "\n"
+				  "What the index holds: files, chunks, bytes, skipped files by reason,\n"
+				  "index size on disk, generation and the git HEAD it reflects.\n";
+
+static int cmd_status(int argc, char **argv)
+{
+	const char *repo_opt = NULL;
+	bool json = false;
+	int code = parse_read_opts(argc, argv, "status", status_help, &repo_opt, &json);
+	if (code)
+		return code < 0 ? API_EXIT_OK : code;
+	if (optind < argc)
+		return usage_error("status", "unexpected argument");
+	char *repo = NULL;
+	struct store *st = open_index(repo_opt, &repo, &code);
+	if (!st)
+		return code;
+	struct store_stats ss;
+	struct base_err err;
+	if (store_stats(st, &ss, &err)) {
+		store_close(st);
+		base_free(repo);
+		return fail(API_EXIT_RUNTIME, "%s", err.msg);
+	}
+	char *skipped = store_meta_get(st, "skipped");
+	char *head = store_meta_get(st, "head");
+	json_t *skips = json_object();
+	/* stored as "reason=N reason=N ..." */
+	for (const char *p = skipped; p && *p;) {
+		const char *eq = strchr(p, '=');
+		if (!eq)
+			break;
+		char *name = base_strndup(p, (size_t)(eq - p));
+		char *end;
+		long long v = strtoll(eq + 1, &end, 10);
+		json_object_set_new(skips, name, json_integer(v));
+		base_free(name);
+		p = *end ? end + 1 : end;
+	}
+	if (json) {
+		json_print(json_pack("{sssIsIsIsIsIsssosI}", "repo", repo, "files", (json_int_t)ss.files, "chunks",
+				     (json_int_t)ss.chunks, "bytes", (json_int_t)ss.bytes, "index_bytes",
+				     (json_int_t)ss.db_bytes, "generation", (json_int_t)ss.generation, "head",
+				     head ? head : "", "skipped", skips, "pending", (json_int_t)0));
+	} else {
+		printf("repository  %s\n", repo);
+		printf("files       %lld (%.1f MB)\n", (long long)ss.files, (double)ss.bytes / 1e6);
+		printf("chunks      %lld\n", (long long)ss.chunks);
+		printf("index size  %.1f MB\n", (double)ss.db_bytes / 1e6);
+		printf("generation  %lld\n", (long long)ss.generation);
+		printf("git HEAD    %s\n", head && *head ? head : "(not a git checkout)");
+		printf("skipped    ");
+		const char *key;
+		json_t *val;
+		json_object_foreach(skips, key, val) printf(" %s=%lld", key, (long long)json_integer_value(val));
+		putchar('\n');
+		json_decref(skips);
+	}
+	base_free(skipped);
+	base_free(head);
+	store_close(st);
+	base_free(repo);
+	return API_EXIT_OK;
+}
+
+static int print_file(void *payload, const struct store_file *f)
+{
+	(void)payload;
+	puts(f->path);
+	return 0;
+}
+
+static const char files_help[] = "usage: lode files [--repo DIR]\n"
+				 "\n"
+				 "Every indexed file, one path a line, in path order.\n";
+
+static int cmd_files(int argc, char **argv)
+{
+	const char *repo_opt = NULL;
+	int code = parse_read_opts(argc, argv, "files", files_help, &repo_opt, NULL);
+	if (code)
+		return code < 0 ? API_EXIT_OK : code;
+	if (optind < argc)
+		return usage_error("files", "unexpected argument");
+	char *repo = NULL;
+	struct store *st = open_index(repo_opt, &repo, &code);
+	if (!st)
+		return code;
+	struct base_err err;
+	int rc = store_files_each(st, print_file, NULL, &err);
+	store_close(st);
+	base_free(repo);
+	return rc ? fail(API_EXIT_RUNTIME, "%s", err.msg) : API_EXIT_OK;
+}
+
+static const char chunks_help[] = "usage: lode chunks [--repo DIR] [--json] PATH\n"
+				  "\n"
+				  "How one indexed file was chunked. PATH is relative to the repository\n"
+				  "(or a path to the file from the current directory).\n";
+
+static int cmd_chunks(int argc, char **argv)
+{
+	const char *repo_opt = NULL;
+	bool json = false;
+	int code = parse_read_opts(argc, argv, "chunks", chunks_help, &repo_opt, &json);
+	if (code)
+		return code < 0 ? API_EXIT_OK : code;
+	if (argc - optind != 1)
+		return usage_error("chunks", "needs exactly one PATH");
+	char *repo = NULL;
+	struct store *st = open_index(repo_opt, &repo, &code);
+	if (!st)
+		return code;
+	/* Accept a path relative to the repository, or one that resolves to a
+	 * file inside it. */
+	const char *arg = argv[optind];
+	char real[PATH_MAX];
+	char *rel = NULL;
+	size_t rl = strlen(repo);
+	if (realpath(arg, real) && strncmp(real, repo, rl) == 0 && real[rl] == '/')
+		rel = base_strdup(real + rl + 1);
+	else
+		rel = base_strdup(arg[0] == '.' && arg[1] == '/' ? arg + 2 : arg);
+	struct store_hits hits = STORE_HITS_INIT;
+	struct base_err err;
+	int rc = store_file_chunks(st, rel, &hits, &err);
+	if (rc == BASE_E_NOTFOUND) {
+		code = fail(API_EXIT_RUNTIME, "%s is not in the index (see 'lode files')", rel);
+	} else if (rc) {
+		code = fail(API_EXIT_RUNTIME, "%s", err.msg);
+	} else if (json) {
+		json_t *arr = json_array();
+		for (size_t i = 0; i < hits.n; i++)
+			json_array_append_new(arr, hit_json(&hits.v[i], true, false));
+		json_print(json_pack("{soso}", "path", json_text(rel, strlen(rel)), "chunks", arr));
+	} else {
+		for (size_t i = 0; i < hits.n; i++) {
+			const struct store_hit *h = &hits.v[i];
+			printf("%5u-%-5u  bytes %u-%u  %s%s%s%s%s\n", h->start_line, h->end_line, h->start_byte,
+			       h->end_byte, h->kind, *h->symbol ? " " : "", h->symbol, *h->scope ? "  in " : "",
+			       h->scope);
+		}
+	}
+	store_hits_release(&hits);
+	base_free(rel);
+	store_close(st);
+	base_free(repo);
+	return code;
+}
+
+/* ---- dispatch -------------------------------------------------------- */
+
+static const char main_help[] =
+	"usage: lode COMMAND [OPTIONS]\n"
+	"\n"
+	"lode keeps a syntax-aware index of a repository and searches it.\n"
+	"\n"
+	"commands:\n"
+	"  index [DIR]        build or update the index of DIR (default .)\n"
+	"  search QUERY|-     search the index (BM25 over code-aware tokens)\n"
+	"  status             what the index holds\n"
+	"  files              indexed files, one a line\n"
+	"  chunks PATH        how one file was chunked\n"
+	"\n"
+	"planned (see DESIGN.md): context, watch, serve, mcp, ask, edit, undo\n"
+	"\n"
+	"'lode COMMAND --help' describes each command. Exit status: 0 ok,\n"
+	"1 usage error, 2 runtime error.\n";
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+};
+
+static const struct command commands[] = {
+	{ "index", cmd_index }, { "search", cmd_search }, { "status", cmd_status },
+	{ "files", cmd_files }, { "chunks", cmd_chunks },
+};
+
+static const char *const planned[] = { "context", "watch", "serve", "mcp", "ask", "edit", "undo" };
+
+int api_main(int argc, char **argv)
+{
+	base_log_set(log_sink, NULL, getenv("LODE_DEBUG") ? BASE_LOG_DEBUG : BASE_LOG_WARN);
+	if (argc < 2) {
+		fputs(main_help, stderr);
+		return API_EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+		fputs(main_help, stdout);
+		return API_EXIT_OK;
+	}
+	if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+		printf("lode %s\n", LODE_VERSION);
+		return API_EXIT_OK;
+	}
+	for (size_t i = 0; i < BASE_ARRAY_LEN(commands); i++) {
+		if (strcmp(cmd, commands[i].name) == 0) {
+			optind = 1;
+			return commands[i].fn(argc - 1, argv + 1);
+		}
+	}
+	for (size_t i = 0; i < BASE_ARRAY_LEN(planned); i++)
+		if (strcmp(cmd, planned[i]) == 0)
+			return fail(API_EXIT_RUNTIME, "'%s' is not implemented in this version yet", cmd);
+	fprintf(stderr, "lode: unknown command '%s'\n\n%s", cmd, main_help);
+	return API_EXIT_USAGE;
+}

@@ -1,0 +1,710 @@
+/*
+ * index.c: the update pipeline behind `lode index`.
+ *
+ *   walk ─▶ plan (stat vs the index) ─▶ workers: read, classify, hash, chunk
+ *                                              │ bounded queue
+ *                                              ▼
+ *                                  one writer: store transactions
+ *
+ * Files whose size, mtime and inode match the index are not read. Files
+ * read whose content hash matches only get their stat refreshed. Each
+ * file's rows change inside one transaction; transactions are batched for
+ * throughput. The generation is bumped when anything changed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <xxhash.h>
+
+#include "indexer/chunk.h"
+#include "indexer/indexer.h"
+#include "indexer/lang.h"
+#include "indexer/walk.h"
+#include "store/store.h"
+
+#include "base/banned.h"
+
+#define BATCH_FILES 2000
+#define BATCH_BYTES ((uint64_t)64 << 20)
+#define QUEUE_MAX 64
+
+char *idx_dir(const char *root)
+{
+	return base_strfmt("%s/.lode", root);
+}
+
+char *idx_db_path(const char *root)
+{
+	return base_strfmt("%s/.lode/index.db", root);
+}
+
+/* ---- what the index already holds ------------------------------------ */
+
+struct known {
+	char *path;
+	uint64_t size, ino, hash;
+	int64_t mtime_ns;
+	bool seen;
+};
+
+struct known_map {
+	BASE_VEC(struct known) files;
+	uint32_t *slots; /* index + 1 into files; 0 = empty */
+	size_t nslots;
+};
+
+static uint64_t path_hash(const char *p, size_t n)
+{
+	return XXH3_64bits(p, n);
+}
+
+static int known_collect(void *payload, const struct store_file *f)
+{
+	struct known_map *m = payload;
+	struct known k = { base_strdup(f->path), f->size, f->ino, f->hash, f->mtime_ns, false };
+	base_vec_push(&m->files, k);
+	return 0;
+}
+
+static void known_build(struct known_map *m)
+{
+	m->nslots = 16;
+	while (m->nslots < m->files.n * 2)
+		m->nslots *= 2;
+	m->slots = base_calloc(m->nslots, sizeof(*m->slots));
+	for (size_t i = 0; i < m->files.n; i++) {
+		const char *p = m->files.v[i].path;
+		size_t s = path_hash(p, strlen(p)) & (m->nslots - 1);
+		while (m->slots[s])
+			s = (s + 1) & (m->nslots - 1);
+		m->slots[s] = (uint32_t)i + 1;
+	}
+}
+
+static struct known *known_find(struct known_map *m, const char *p, size_t n)
+{
+	size_t s = path_hash(p, n) & (m->nslots - 1);
+	while (m->slots[s]) {
+		struct known *k = &m->files.v[m->slots[s] - 1];
+		if (strlen(k->path) == n && memcmp(k->path, p, n) == 0)
+			return k;
+		s = (s + 1) & (m->nslots - 1);
+	}
+	return NULL;
+}
+
+static void known_release(struct known_map *m)
+{
+	for (size_t i = 0; i < m->files.n; i++)
+		base_free(m->files.v[i].path);
+	base_vec_release(&m->files);
+	base_free(m->slots);
+}
+
+/* ---- work ------------------------------------------------------------ */
+
+struct work {
+	char *path;
+	uint64_t size, ino;
+	int64_t mtime_ns;
+	struct known *known; /* NULL for a new file */
+};
+
+enum action { ACT_PUT, ACT_TOUCH, ACT_SKIP };
+
+struct result {
+	size_t work;
+	enum action act;
+	int skip; /* enum idx_skip for ACT_SKIP */
+	uint64_t hash;
+	const struct idx_lang *lang;
+	struct base_buf data;
+	struct idx_chunks chunks;
+	struct result *next;
+};
+
+struct pipeline {
+	const char *root;
+	unsigned max_chunk;
+	struct work *work;
+	size_t nwork;
+	atomic_size_t next;
+
+	pthread_mutex_t mu;
+	pthread_cond_t ready;  /* a result was queued */
+	pthread_cond_t space;  /* the queue has room */
+	struct result *head, *tail;
+	size_t queued;
+	unsigned running;
+	bool stop;
+};
+
+static void result_free(struct result *r)
+{
+	if (!r)
+		return;
+	base_buf_release(&r->data);
+	idx_chunks_release(&r->chunks);
+	base_free(r);
+}
+
+static void process(struct pipeline *pl, size_t i, struct result *r, TSParser *parser)
+{
+	struct work *w = &pl->work[i];
+	char *full = base_strfmt("%s/%s", pl->root, w->path);
+	struct base_err err;
+	r->work = i;
+	base_buf_init(&r->data, BASE_CAP_FILE);
+	int rc = base_buf_read_file(&r->data, full, &err);
+	base_free(full);
+	if (rc) {
+		BASE_LOG(BASE_LOG_WARN, "%s", err.msg);
+		r->act = ACT_SKIP;
+		r->skip = rc == BASE_E_TOOBIG ? IDX_SKIP_TOO_LARGE : IDX_SKIP_UNREADABLE;
+		return;
+	}
+	int skip = idx_content_skip(w->path, r->data.data, r->data.len);
+	if (skip >= 0) {
+		r->act = ACT_SKIP;
+		r->skip = skip;
+		base_buf_release(&r->data);
+		return;
+	}
+	r->hash = XXH3_64bits(r->data.data, r->data.len);
+	if (w->known && w->known->hash == r->hash) {
+		r->act = ACT_TOUCH;
+		base_buf_release(&r->data);
+		return;
+	}
+	r->act = ACT_PUT;
+	r->lang = idx_lang_detect(w->path, r->data.data, BASE_MIN(r->data.len, 512));
+	struct idx_chunk_opts co = { pl->max_chunk, parser };
+	rc = idx_chunk_file(r->lang, r->data.data, r->data.len, &co, &r->chunks, &err);
+	if (rc) {
+		BASE_LOG(BASE_LOG_WARN, "%s: %s", w->path, err.msg);
+		r->act = ACT_SKIP;
+		r->skip = IDX_SKIP_UNREADABLE;
+		idx_chunks_release(&r->chunks);
+	}
+}
+
+static void *worker(void *arg)
+{
+	struct pipeline *pl = arg;
+	TSParser *parser = ts_parser_new();
+	for (;;) {
+		size_t i = atomic_fetch_add(&pl->next, 1);
+		if (i >= pl->nwork)
+			break;
+		struct result *r = base_calloc(1, sizeof(*r));
+		process(pl, i, r, parser);
+		pthread_mutex_lock(&pl->mu);
+		while (pl->queued >= QUEUE_MAX && !pl->stop)
+			pthread_cond_wait(&pl->space, &pl->mu);
+		if (pl->stop) {
+			pthread_mutex_unlock(&pl->mu);
+			result_free(r);
+			break;
+		}
+		if (pl->tail)
+			pl->tail->next = r;
+		else
+			pl->head = r;
+		pl->tail = r;
+		pl->queued++;
+		pthread_cond_signal(&pl->ready);
+		pthread_mutex_unlock(&pl->mu);
+	}
+	ts_parser_delete(parser);
+	pthread_mutex_lock(&pl->mu);
+	pl->running--;
+	pthread_cond_signal(&pl->ready);
+	pthread_mutex_unlock(&pl->mu);
+	return NULL;
+}
+
+/* The next finished result, or NULL when every worker is done. */
+static struct result *next_result(struct pipeline *pl)
+{
+	pthread_mutex_lock(&pl->mu);
+	while (!pl->head && pl->running > 0)
+		pthread_cond_wait(&pl->ready, &pl->mu);
+	struct result *r = pl->head;
+	if (r) {
+		pl->head = r->next;
+		if (!pl->head)
+			pl->tail = NULL;
+		pl->queued--;
+		pthread_cond_signal(&pl->space);
+	}
+	pthread_mutex_unlock(&pl->mu);
+	return r;
+}
+
+/* ---- the writer ------------------------------------------------------ */
+
+struct run {
+	const struct idx_options *opts;
+	struct store *st;
+	struct known_map known;
+	BASE_VEC(struct work) work;
+	struct idx_summary *sum;
+	uint64_t batch_files, batch_bytes;
+	uint64_t last_progress_ns;
+	uint64_t bytes_done;
+	bool changed;
+};
+
+static int batch_tick(struct run *run, uint64_t bytes, struct base_err *err)
+{
+	run->batch_files++;
+	run->batch_bytes += bytes;
+	if (run->batch_files < BATCH_FILES && run->batch_bytes < BATCH_BYTES)
+		return BASE_OK;
+	run->batch_files = run->batch_bytes = 0;
+	int rc = store_commit(run->st, err);
+	return rc ? rc : store_begin(run->st, err);
+}
+
+static int write_put(struct run *run, const struct work *w, const struct result *r, struct base_err *err)
+{
+	size_t n = r->chunks.c.n;
+	struct store_chunk_in *in = base_calloc(n ? n : 1, sizeof(*in));
+	for (size_t i = 0; i < n; i++) {
+		const struct idx_chunk *c = &r->chunks.c.v[i];
+		in[i].start_byte = c->start_byte;
+		in[i].end_byte = c->end_byte;
+		in[i].start_line = c->start_line;
+		in[i].end_line = c->end_line;
+		in[i].kind = c->kind;
+		in[i].symbol = c->symbol ? c->symbol : "";
+		in[i].scope = c->scope ? c->scope : "";
+	}
+	struct store_file f = { w->path, w->size, w->mtime_ns, w->ino, r->hash, r->lang->name };
+	int rc = store_file_put(run->st, &f, r->data.data, r->data.len, in, n, err);
+	base_free(in);
+	if (rc)
+		return rc;
+	run->sum->chunks += n;
+	run->sum->bytes += r->data.len;
+	if (w->known)
+		run->sum->updated++;
+	else
+		run->sum->added++;
+	return BASE_OK;
+}
+
+static int apply(struct run *run, const struct result *r, struct base_err *err)
+{
+	const struct work *w = &run->work.v[r->work];
+	int rc = BASE_OK;
+	switch (r->act) {
+	case ACT_PUT:
+		rc = write_put(run, w, r, err);
+		break;
+	case ACT_TOUCH: {
+		struct store_file f = { w->path, w->size, w->mtime_ns, w->ino, r->hash, NULL };
+		rc = store_file_touch(run->st, &f, err);
+		run->sum->touched++;
+		break;
+	}
+	case ACT_SKIP:
+		run->sum->skipped[r->skip]++;
+		if (w->known) {
+			rc = store_file_delete(run->st, w->path, err);
+			run->sum->deleted++;
+		}
+		break;
+	}
+	if (rc)
+		return rc;
+	run->changed |= r->act == ACT_PUT || (r->act == ACT_SKIP && w->known);
+	run->bytes_done += w->size;
+	return batch_tick(run, r->act == ACT_PUT ? r->data.len : 0, err);
+}
+
+static void progress(struct run *run, uint64_t done, bool force)
+{
+	if (!run->opts->progress)
+		return;
+	uint64_t now = base_now_ns();
+	if (!force && now - run->last_progress_ns < 100 * 1000000ull)
+		return;
+	run->last_progress_ns = now;
+	run->opts->progress(run->opts->progress_payload, done, run->work.n, run->bytes_done);
+}
+
+static int run_pipeline(struct run *run, struct base_err *err)
+{
+	struct pipeline pl = { 0 };
+	pl.root = run->opts->root;
+	pl.max_chunk = run->opts->max_chunk;
+	pl.work = run->work.v;
+	pl.nwork = run->work.n;
+	atomic_init(&pl.next, 0);
+	pthread_mutex_init(&pl.mu, NULL);
+	pthread_cond_init(&pl.ready, NULL);
+	pthread_cond_init(&pl.space, NULL);
+
+	unsigned jobs = run->opts->jobs;
+	if (jobs == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		jobs = n > 0 ? (unsigned)n : 1;
+	}
+	if (jobs > 64)
+		jobs = 64;
+	pthread_t tids[64];
+	unsigned started = 0;
+	/* hold the lock while starting: no worker may report before the
+	 * count of running workers is right */
+	pthread_mutex_lock(&pl.mu);
+	for (unsigned i = 0; i < jobs; i++) {
+		if (pthread_create(&tids[i], NULL, worker, &pl) != 0)
+			break;
+		started++;
+	}
+	pl.running = started;
+	pthread_mutex_unlock(&pl.mu);
+
+	int rc = started ? BASE_OK : base_err_set(err, BASE_E_NOMEM, "cannot start indexing threads");
+	uint64_t done = 0;
+	struct result *r;
+	while (rc == BASE_OK && (r = next_result(&pl)) != NULL) {
+		rc = apply(run, r, err);
+		result_free(r);
+		progress(run, ++done, false);
+	}
+	if (rc) {
+		/* stop the workers, drain what they queued */
+		pthread_mutex_lock(&pl.mu);
+		pl.stop = true;
+		atomic_store(&pl.next, pl.nwork);
+		pthread_cond_broadcast(&pl.space);
+		pthread_mutex_unlock(&pl.mu);
+	}
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(tids[i], NULL);
+	while ((r = pl.head) != NULL) {
+		pl.head = r->next;
+		result_free(r);
+	}
+	progress(run, done, true);
+	pthread_mutex_destroy(&pl.mu);
+	pthread_cond_destroy(&pl.ready);
+	pthread_cond_destroy(&pl.space);
+	return rc;
+}
+
+/* ---- plan ------------------------------------------------------------ */
+
+static int plan_entry(void *payload, const struct idx_walk_entry *e)
+{
+	struct run *run = payload;
+	struct known *k = known_find(&run->known, e->path, e->path_len);
+	run->sum->seen++;
+	if (k) {
+		k->seen = true;
+		if (k->size == e->size && k->mtime_ns == e->mtime_ns && k->ino == e->ino) {
+			run->sum->unchanged++;
+			return 0;
+		}
+	}
+	struct work w = { base_strndup(e->path, e->path_len), e->size, e->ino, e->mtime_ns, k };
+	base_vec_push(&run->work, w);
+	return 0;
+}
+
+static int delete_unseen(struct run *run, struct base_err *err)
+{
+	for (size_t i = 0; i < run->known.files.n; i++) {
+		struct known *k = &run->known.files.v[i];
+		if (k->seen)
+			continue;
+		int rc = store_file_delete(run->st, k->path, err);
+		if (rc)
+			return rc;
+		run->sum->deleted++;
+		run->changed = true;
+		rc = batch_tick(run, 0, err);
+		if (rc)
+			return rc;
+	}
+	return BASE_OK;
+}
+
+/* ---- repository housekeeping ----------------------------------------- */
+
+/* Keep .lode/ out of git: add it to .git/info/exclude once. */
+static void git_exclude(const char *root)
+{
+	char *gitdir = base_strfmt("%s/.git", root);
+	struct stat st;
+	if (stat(gitdir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		base_free(gitdir);
+		return;
+	}
+	char *info = base_strfmt("%s/info", gitdir);
+	char *path = base_strfmt("%s/exclude", info);
+	mkdir(info, 0777);
+	struct base_buf b = BASE_BUF_INIT(BASE_CAP_FILE);
+	struct base_err err;
+	bool have = false;
+	if (base_buf_read_file(&b, path, &err) == BASE_OK) {
+		const char *p = b.data;
+		while (p && *p) {
+			const char *nl = strchr(p, '\n');
+			size_t n = nl ? (size_t)(nl - p) : strlen(p);
+			if ((n == 6 && memcmp(p, "/.lode", 6) == 0) || (n == 7 && memcmp(p, "/.lode/", 7) == 0) ||
+			    (n == 5 && memcmp(p, ".lode", 5) == 0) || (n == 6 && memcmp(p, ".lode/", 6) == 0))
+				have = true;
+			p = nl ? nl + 1 : NULL;
+		}
+	}
+	if (!have) {
+		FILE *f = fopen(path, "a");
+		if (f) {
+			if (b.len > 0 && b.data[b.len - 1] != '\n')
+				fputc('\n', f);
+			fputs("# lode's index\n/.lode/\n", f);
+			fclose(f);
+		}
+	}
+	base_buf_release(&b);
+	base_free(path);
+	base_free(info);
+	base_free(gitdir);
+}
+
+static int take_lock(const char *dir, int *fd_out, struct base_err *err)
+{
+	char *path = base_strfmt("%s/lock", dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		int e = errno;
+		base_err_errno(err, BASE_E_IO, e, "cannot open lock file %s", path);
+		base_free(path);
+		return BASE_E_IO;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		base_err_set(err, BASE_E_BUSY, "another lode process is writing the index (%s is locked)", path);
+		base_free(path);
+		close(fd);
+		return BASE_E_BUSY;
+	}
+	base_free(path);
+	*fd_out = fd;
+	return BASE_OK;
+}
+
+static void remove_index(const char *db)
+{
+	static const char *const suffix[] = { "", "-wal", "-shm", "-journal" };
+	for (size_t i = 0; i < BASE_ARRAY_LEN(suffix); i++) {
+		char *p = base_strfmt("%s%s", db, suffix[i]);
+		unlink(p);
+		base_free(p);
+	}
+}
+
+static int save_meta(struct run *run, struct base_err *err)
+{
+	struct base_buf skips = BASE_BUF_INIT(4096);
+	for (int i = 0; i < IDX_SKIP__COUNT; i++)
+		if (base_buf_addf(&skips, "%s%s=%llu", i ? " " : "", idx_skip_name(i),
+				  (unsigned long long)run->sum->skipped[i]))
+			break;
+	int rc = store_meta_set(run->st, "skipped", skips.data, err);
+	base_buf_release(&skips);
+	if (rc)
+		return rc;
+	char *head = idx_git_head(run->opts->root);
+	rc = store_meta_set(run->st, "head", head ? head : "", err);
+	base_free(head);
+	if (rc || !run->changed)
+		return rc;
+	char *g = store_meta_get(run->st, "generation");
+	char num[32];
+	snprintf(num, sizeof(num), "%lld", (g ? strtoll(g, NULL, 10) : 0) + 1);
+	base_free(g);
+	return store_meta_set(run->st, "generation", num, err);
+}
+
+int idx_index(const struct idx_options *opts, struct idx_summary *sum, struct base_err *err)
+{
+	uint64_t t0 = base_now_ns();
+	memset(sum, 0, sizeof(*sum));
+	struct stat st;
+	if (stat(opts->root, &st) != 0)
+		return base_err_errno(err, BASE_E_NOTFOUND, errno, "cannot index %s", opts->root);
+	if (!S_ISDIR(st.st_mode))
+		return base_err_set(err, BASE_E_INVAL, "cannot index %s: not a directory", opts->root);
+
+	char *dir = idx_dir(opts->root);
+	char *db = idx_db_path(opts->root);
+	int lock = -1, rc;
+	struct run run = { 0 };
+	run.opts = opts;
+	run.sum = sum;
+	if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
+		rc = base_err_errno(err, BASE_E_IO, errno, "cannot create the index directory %s", dir);
+		goto out;
+	}
+	rc = take_lock(dir, &lock, err);
+	if (rc)
+		goto out;
+	git_exclude(opts->root);
+	if (opts->rebuild)
+		remove_index(db);
+	run.st = store_open(db, STORE_WRITE | STORE_CREATE, err);
+	if (!run.st) {
+		rc = err ? err->code : BASE_E_IO;
+		goto out;
+	}
+	rc = store_files_each(run.st, known_collect, &run.known, err);
+	if (rc)
+		goto out;
+	known_build(&run.known);
+
+	struct idx_walk_opts wo = { opts->max_file_size ? opts->max_file_size : IDX_DEFAULT_MAX_FILE_SIZE };
+	struct idx_walk_stats ws;
+	rc = idx_walk(opts->root, &wo, plan_entry, &run, &ws, err);
+	if (rc)
+		goto out;
+	memcpy(sum->skipped, ws.skipped, sizeof(sum->skipped));
+
+	rc = store_begin(run.st, err);
+	if (rc)
+		goto out;
+	rc = run_pipeline(&run, err);
+	if (!rc)
+		rc = delete_unseen(&run, err);
+	if (!rc)
+		rc = save_meta(&run, err);
+	if (!rc)
+		rc = store_commit(run.st, err);
+	if (rc) {
+		store_rollback(run.st);
+		goto out;
+	}
+	struct store_stats ss;
+	rc = store_stats(run.st, &ss, err);
+	if (rc)
+		goto out;
+	sum->files = (uint64_t)ss.files;
+	sum->total_chunks = (uint64_t)ss.chunks;
+	sum->generation = ss.generation;
+out:
+	for (size_t i = 0; i < run.work.n; i++)
+		base_free(run.work.v[i].path);
+	base_vec_release(&run.work);
+	known_release(&run.known);
+	store_close(run.st);
+	if (lock >= 0)
+		close(lock);
+	base_free(db);
+	base_free(dir);
+	sum->took_ns = base_now_ns() - t0;
+	return rc;
+}
+
+/* ---- git HEAD -------------------------------------------------------- */
+
+static char *read_line(const char *path)
+{
+	struct base_buf b = BASE_BUF_INIT(BASE_CAP_LINE);
+	if (base_buf_read_file(&b, path, NULL) != BASE_OK) {
+		base_buf_release(&b);
+		return NULL;
+	}
+	size_t n = strcspn(b.data, "\r\n");
+	base_buf_truncate(&b, n);
+	return base_buf_detach(&b, NULL);
+}
+
+static bool is_hex40(const char *s)
+{
+	size_t n = strspn(s, "0123456789abcdef");
+	return n >= 40 && (s[n] == '\0' || s[n] == ' ');
+}
+
+/* The commit a ref names, from its loose file or packed-refs. */
+static char *resolve_ref(const char *common, const char *ref)
+{
+	char *path = base_strfmt("%s/%s", common, ref);
+	char *v = read_line(path);
+	base_free(path);
+	if (v && is_hex40(v)) {
+		v[40] = '\0';
+		return v;
+	}
+	base_free(v);
+	path = base_strfmt("%s/packed-refs", common);
+	struct base_buf b = BASE_BUF_INIT(BASE_CAP_FILE);
+	char *found = NULL;
+	if (base_buf_read_file(&b, path, NULL) == BASE_OK) {
+		size_t rl = strlen(ref);
+		for (const char *p = b.data; p && *p;) {
+			const char *nl = strchr(p, '\n');
+			size_t n = nl ? (size_t)(nl - p) : strlen(p);
+			if (n >= 42 + rl && is_hex40(p) && p[40] == ' ' && memcmp(p + 41, ref, rl) == 0 &&
+			    (p[41 + rl] == '\n' || p[41 + rl] == '\r' || 41 + rl == n))
+				found = base_strndup(p, 40);
+			if (found)
+				break;
+			p = nl ? nl + 1 : NULL;
+		}
+	}
+	base_buf_release(&b);
+	base_free(path);
+	return found;
+}
+
+char *idx_git_head(const char *root)
+{
+	char *gitdir = base_strfmt("%s/.git", root);
+	struct stat st;
+	if (stat(gitdir, &st) != 0) {
+		base_free(gitdir);
+		return NULL;
+	}
+	if (S_ISREG(st.st_mode)) {
+		/* a worktree or submodule: "gitdir: PATH" */
+		char *line = read_line(gitdir);
+		base_free(gitdir);
+		if (!line || strncmp(line, "gitdir: ", 8) != 0) {
+			base_free(line);
+			return NULL;
+		}
+		gitdir = line[8] == '/' ? base_strdup(line + 8) : base_strfmt("%s/%s", root, line + 8);
+		base_free(line);
+	}
+	char *common = NULL;
+	char *cpath = base_strfmt("%s/commondir", gitdir);
+	char *cdir = read_line(cpath);
+	base_free(cpath);
+	if (cdir)
+		common = cdir[0] == '/' ? base_strdup(cdir) : base_strfmt("%s/%s", gitdir, cdir);
+	else
+		common = base_strdup(gitdir);
+	base_free(cdir);
+
+	char *hpath = base_strfmt("%s/HEAD", gitdir);
+	char *head = read_line(hpath);
+	base_free(hpath);
+	char *out = NULL;
+	if (head && strncmp(head, "ref: ", 5) == 0)
+		out = resolve_ref(common, head + 5);
+	else if (head && is_hex40(head))
+		out = base_strndup(head, 40);
+	base_free(head);
+	base_free(common);
+	base_free(gitdir);
+	return out;
+}

@@ -1,0 +1,92 @@
+/*
+ * indexer: turns a repository into index rows.
+ *
+ * `idx_index` walks the tree with git's ignore rules, skips what should not
+ * be indexed (counting every skip by reason), chunks each changed file
+ * along syntax boundaries and writes it to the store. A second run only
+ * re-reads files whose stat changed and re-chunks only files whose content
+ * changed; files that vanished or became ignored leave the index.
+ *
+ * On disk (DESIGN.md): <repo>/.lode/index.db and <repo>/.lode/lock. Only
+ * one writer at a time holds the lock; a second gets BASE_E_BUSY.
+ */
+#ifndef LODE_INDEXER_H
+#define LODE_INDEXER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/base.h"
+
+/* Why a path was not indexed. Append only. */
+#define IDX_SKIP_MAP(X)                                                     \
+	X(IGNORED, "ignored")       /* .gitignore, exclude files, .lodeignore */ \
+	X(BINARY, "binary")         /* NUL bytes or not text */                 \
+	X(TOO_LARGE, "too_large")   /* over max_file_size */                    \
+	X(MINIFIED, "minified")     /* very long lines */                       \
+	X(GENERATED, "generated")   /* "@generated", "DO NOT EDIT" markers */   \
+	X(SYMLINK, "symlink")       /* never followed: no loops, no escapes */  \
+	X(UNREADABLE, "unreadable") /* permission denied, vanished, I/O error */ \
+	X(SPECIAL, "special")       /* fifos, sockets, devices */
+
+enum idx_skip {
+#define IDX__SKIP_ENUM(name, text) IDX_SKIP_##name,
+	IDX_SKIP_MAP(IDX__SKIP_ENUM)
+#undef IDX__SKIP_ENUM
+	IDX_SKIP__COUNT
+};
+
+/** "binary", "too_large", ... */
+const char *idx_skip_name(enum idx_skip reason);
+
+#define IDX_DEFAULT_MAX_FILE_SIZE ((uint64_t)1 << 20)
+#define IDX_DEFAULT_MAX_CHUNK 1500 /* non-whitespace characters */
+
+/** Progress report: called from the indexing thread, at most ~10 times/s. */
+typedef void idx_progress_fn(void *payload, uint64_t done, uint64_t total, uint64_t bytes_done);
+
+struct idx_options {
+	const char *root;        /* repository directory */
+	uint64_t max_file_size;  /* 0: IDX_DEFAULT_MAX_FILE_SIZE */
+	unsigned max_chunk;      /* 0: IDX_DEFAULT_MAX_CHUNK */
+	unsigned jobs;           /* worker threads; 0: one per core */
+	bool rebuild;            /* drop the existing index first */
+	idx_progress_fn *progress;
+	void *progress_payload;
+};
+
+struct idx_summary {
+	uint64_t seen;      /* candidate files after ignore rules */
+	uint64_t added;     /* new in the index */
+	uint64_t updated;   /* content changed, re-chunked */
+	uint64_t touched;   /* stat changed, content did not */
+	uint64_t unchanged; /* stat unchanged, not read */
+	uint64_t deleted;   /* gone from the tree or now skipped */
+	uint64_t chunks;    /* chunks written this run */
+	uint64_t bytes;     /* bytes read and chunked this run */
+	uint64_t files;     /* files in the index after the run */
+	uint64_t total_chunks;
+	uint64_t skipped[IDX_SKIP__COUNT];
+	int64_t generation;
+	uint64_t took_ns;
+};
+
+/** The index directory of a repository: "<root>/.lode" (heap string). */
+char *idx_dir(const char *root);
+/** The database path: "<root>/.lode/index.db" (heap string). */
+char *idx_db_path(const char *root);
+
+/**
+ * Index (or re-index) the repository at opts->root. Creates .lode/ and
+ * adds it to .git/info/exclude in a git checkout.
+ */
+int idx_index(const struct idx_options *opts, struct idx_summary *sum, struct base_err *err);
+
+/**
+ * The commit the working tree is at (40 hex digits, heap string), or NULL
+ * outside a git checkout.
+ */
+char *idx_git_head(const char *root);
+
+#endif /* LODE_INDEXER_H */
