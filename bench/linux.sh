@@ -27,6 +27,10 @@ if [ ! -d "$src" ]; then
   echo "extracting the kernel source into $work ..." >&2
   tar -xf /usr/src/linux-source-6.1.tar.xz -C "$work"
 fi
+# Debian's packaging appends "/*" and "!/debian/" to the tree's top-level
+# .gitignore, which ignores the whole kernel (git agrees). Drop those two
+# lines so that lode indexes what a kernel checkout would hold.
+sed -i '/^\/\*$/d; /^!\/debian\/$/d' "$src/.gitignore"
 
 files=$(find "$src" -type f | wc -l)
 mbytes=$(du -sm --apparent-size "$src" | cut -f1)

@@ -76,6 +76,19 @@ struct t_case {
 
 #define T_ENTRY(fn) { #fn, fn }
 
+/* A seedable generator for property tests (splitmix64): set t_seed, then
+ * call t_rand(). Each case runs in its own process, so the state is per
+ * case. */
+static uint64_t t_seed;
+
+static inline uint64_t t_rand(void)
+{
+	uint64_t z = (t_seed += 0x9E3779B97F4A7C15ull);
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return z ^ (z >> 31);
+}
+
 static inline int t__run_one(const struct t_case *c)
 {
 	fflush(NULL);

@@ -233,27 +233,17 @@ static void syntax_errors_still_chunked(void)
 
 /* ---- random inputs --------------------------------------------------- */
 
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-	/* splitmix64: small, seedable, good enough for test inputs */
-	uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return z ^ (z >> 31);
-}
 
 static void mutate(struct base_buf *b)
 {
 	static const char junk[] = "{}()[];\n\t \"'`#/*\\\0\xff\xfe\xc3\x28<>=";
-	int edits = 1 + (int)(rnd() % 6);
+	int edits = 1 + (int)(t_rand() % 6);
 	for (int e = 0; e < edits && b->len > 0; e++) {
-		size_t at = rnd() % b->len, n = 1 + rnd() % 64;
+		size_t at = t_rand() % b->len, n = 1 + t_rand() % 64;
 		if (n > b->len - at)
 			n = b->len - at;
 		struct base_buf t = BASE_BUF_INIT(BASE_CAP_FILE);
-		switch (rnd() % 4) {
+		switch (t_rand() % 4) {
 		case 0: /* delete a range */
 			T_OK(base_buf_add(&t, b->data, at));
 			T_OK(base_buf_add(&t, b->data + at + n, b->len - at - n));
@@ -265,7 +255,7 @@ static void mutate(struct base_buf *b)
 		case 2: /* insert junk */
 			T_OK(base_buf_add(&t, b->data, at));
 			for (size_t i = 0; i < n; i++)
-				T_OK(base_buf_addc(&t, junk[rnd() % (sizeof(junk) - 1)]));
+				T_OK(base_buf_addc(&t, junk[t_rand() % (sizeof(junk) - 1)]));
 			T_OK(base_buf_add(&t, b->data + at, b->len - at));
 			break;
 		default: /* truncate */
@@ -291,7 +281,7 @@ static void random_inputs_cover(void)
 {
 	const char *seed_env = getenv("LODE_SEED");
 	uint64_t seed = seed_env ? strtoull(seed_env, NULL, 10) : 20261122;
-	rng_state = seed;
+	t_seed = seed;
 	struct fixture_set fs = { BASE_VEC_INIT };
 	char *root = base_strfmt("%s/repo", fixtures());
 	each_file(root, "", collect, &fs);
@@ -299,12 +289,12 @@ static void random_inputs_cover(void)
 	T_TRUE(fs.paths.n > 0);
 	int rounds = getenv("LODE_ROUNDS") ? (int)strtol(getenv("LODE_ROUNDS"), NULL, 10) : 1500;
 	for (int r = 0; r < rounds; r++) {
-		const char *path = fs.paths.v[rnd() % fs.paths.n];
+		const char *path = fs.paths.v[t_rand() % fs.paths.n];
 		struct base_buf data = BASE_BUF_INIT(BASE_CAP_FILE);
 		T_OK(base_buf_read_file(&data, path, NULL));
 		mutate(&data);
 		const struct idx_lang *lang = idx_lang_detect(path, data.data, data.len);
-		unsigned max = 50 + (unsigned)(rnd() % 3000);
+		unsigned max = 50 + (unsigned)(t_rand() % 3000);
 		struct idx_chunks cs = IDX_CHUNKS_INIT;
 		chunk_buf(lang, data.data, data.len, max, &cs);
 		char what[256];
@@ -322,9 +312,9 @@ static void random_inputs_cover(void)
 	/* pure noise in every language */
 	for (size_t l = 0; l < idx_lang_count(); l++) {
 		struct base_buf data = BASE_BUF_INIT(BASE_CAP_FILE);
-		size_t n = rnd() % 5000;
+		size_t n = t_rand() % 5000;
 		for (size_t i = 0; i < n; i++)
-			T_OK(base_buf_addc(&data, (char)(rnd() % 4 == 0 ? '\n' : 32 + rnd() % 224)));
+			T_OK(base_buf_addc(&data, (char)(t_rand() % 4 == 0 ? '\n' : 32 + t_rand() % 224)));
 		struct idx_chunks cs = IDX_CHUNKS_INIT;
 		chunk_buf(idx_lang_at(l), data.data, data.len, 200, &cs);
 		check_chunks(idx_lang_at(l)->name, data.data, data.len, 200, &cs);

@@ -1012,16 +1012,6 @@ static void fixture_text(void)
 
 /* ---- random inputs -------------------------------------------------------- */
 
-static uint64_t rng_state;
-
-static uint64_t rnd(void)
-{
-	/* splitmix64: small, seedable, good enough for test inputs */
-	uint64_t z = (rng_state += 0x9E3779B97F4A7C15ull);
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return z ^ (z >> 31);
-}
 
 /* Pieces of every syntax the chunker knows, to be thrown together. */
 static const char *const fragments[] = {
@@ -1044,51 +1034,51 @@ static const char *const fragments[] = {
 static void add_random_json(struct base_buf *b, int depth)
 {
 	static const char *const ws[] = { "", " ", "\n", "\n  ", "\r\n\t", " // c\n", "/* c */" };
-	int kind = depth > 3 ? 2 + (int)(rnd() % 2) : (int)(rnd() % 4);
-	size_t n = rnd() % 6;
+	int kind = depth > 3 ? 2 + (int)(t_rand() % 2) : (int)(t_rand() % 4);
+	size_t n = t_rand() % 6;
 	if (kind == 0 || kind == 1) {
 		T_OK(base_buf_addc(b, kind == 0 ? '{' : '['));
 		for (size_t i = 0; i < n; i++) {
-			T_OK(base_buf_adds(b, ws[rnd() % BASE_ARRAY_LEN(ws)]));
+			T_OK(base_buf_adds(b, ws[t_rand() % BASE_ARRAY_LEN(ws)]));
 			if (kind == 0)
-				T_OK(base_buf_addf(b, "\"k%u\\\"\":%s", (unsigned)(rnd() % 100),
-						   ws[rnd() % BASE_ARRAY_LEN(ws)]));
+				T_OK(base_buf_addf(b, "\"k%u\\\"\":%s", (unsigned)(t_rand() % 100),
+						   ws[t_rand() % BASE_ARRAY_LEN(ws)]));
 			add_random_json(b, depth + 1);
-			if (i + 1 < n || rnd() % 4 == 0)
+			if (i + 1 < n || t_rand() % 4 == 0)
 				T_OK(base_buf_addc(b, ','));
 		}
-		T_OK(base_buf_adds(b, ws[rnd() % BASE_ARRAY_LEN(ws)]));
+		T_OK(base_buf_adds(b, ws[t_rand() % BASE_ARRAY_LEN(ws)]));
 		T_OK(base_buf_addc(b, kind == 0 ? '}' : ']'));
 	} else if (kind == 2) {
 		T_OK(base_buf_adds(b, "\"s{[,\\\\\\\"]}\""));
 	} else {
-		T_OK(base_buf_addf(b, "%u", (unsigned)(rnd() % 100000)));
+		T_OK(base_buf_addf(b, "%u", (unsigned)(t_rand() % 100000)));
 	}
 }
 
 static void random_input(struct base_buf *b, const char *lang)
 {
-	if (strcmp(lang, "json") == 0 && rnd() % 2) {
+	if (strcmp(lang, "json") == 0 && t_rand() % 2) {
 		add_random_json(b, 0);
-		if (rnd() % 3 == 0 && b->len > 0) /* then break it */
-			b->data[rnd() % b->len] = "{}[]\",:\n"[rnd() % 8];
+		if (t_rand() % 3 == 0 && b->len > 0) /* then break it */
+			b->data[t_rand() % b->len] = "{}[]\",:\n"[t_rand() % 8];
 		return;
 	}
-	size_t n = rnd() % 200;
+	size_t n = t_rand() % 200;
 	for (size_t i = 0; i < n; i++) {
-		unsigned r = (unsigned)(rnd() % 100);
+		unsigned r = (unsigned)(t_rand() % 100);
 		if (r == 0) {
 			/* a long line */
-			size_t k = 1 + rnd() % 3000;
+			size_t k = 1 + t_rand() % 3000;
 			for (size_t j = 0; j < k; j++)
-				T_OK(base_buf_addc(b, rnd() % 8 ? 'x' : ' '));
+				T_OK(base_buf_addc(b, t_rand() % 8 ? 'x' : ' '));
 		} else if (r == 1) {
 			/* noise, NUL bytes included */
-			size_t k = 1 + rnd() % 50;
+			size_t k = 1 + t_rand() % 50;
 			for (size_t j = 0; j < k; j++)
-				T_OK(base_buf_addc(b, (char)(rnd() % 256)));
+				T_OK(base_buf_addc(b, (char)(t_rand() % 256)));
 		} else {
-			T_OK(base_buf_adds(b, fragments[rnd() % BASE_ARRAY_LEN(fragments)]));
+			T_OK(base_buf_adds(b, fragments[t_rand() % BASE_ARRAY_LEN(fragments)]));
 		}
 	}
 }
@@ -1098,10 +1088,10 @@ static void random_inputs_cover(void)
 	const char *seed_env = getenv("LODE_SEED");
 	uint64_t seed = seed_env ? strtoull(seed_env, NULL, 10) : 20261122;
 	int rounds = getenv("LODE_ROUNDS") ? (int)strtol(getenv("LODE_ROUNDS"), NULL, 10) : 3000;
-	rng_state = seed;
+	t_seed = seed;
 	for (int r = 0; r < rounds; r++) {
-		const char *lang = all_langs[rnd() % BASE_ARRAY_LEN(all_langs)];
-		unsigned max = 20 + (unsigned)(rnd() % 1981);
+		const char *lang = all_langs[t_rand() % BASE_ARRAY_LEN(all_langs)];
+		unsigned max = 20 + (unsigned)(t_rand() % 1981);
 		struct base_buf data = BASE_BUF_INIT(BASE_CAP_FILE);
 		random_input(&data, lang);
 		struct idx_chunks cs = IDX_CHUNKS_INIT;
