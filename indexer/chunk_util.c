@@ -64,9 +64,13 @@ void idx__split_lines(struct idx_chunks *cs, const char *data, size_t start, siz
 			for (; j < eol; j++) {
 				cnt += !is_space((unsigned char)data[j]);
 				if (cnt > max_size) {
-					idx_chunks_add(cs, (uint32_t)piece, (uint32_t)j, kind, symbol, scope);
-					piece = j;
-					cnt = 1;
+					/* cut before j, but never inside a UTF-8 sequence */
+					size_t cut = j;
+					while (cut > piece + 1 && ((unsigned char)data[cut] & 0xC0) == 0x80)
+						cut--;
+					idx_chunks_add(cs, (uint32_t)piece, (uint32_t)cut, kind, symbol, scope);
+					piece = cut;
+					cnt = idx__nonws(data, cut, j + 1);
 				}
 			}
 			size = cnt;

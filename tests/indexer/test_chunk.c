@@ -340,5 +340,26 @@ static void empty_and_tiny(void)
 	}
 }
 
-T_MAIN(T_ENTRY(fixture_goldens), T_ENTRY(python_scopes), T_ENTRY(c_doc_comment_glued),
+/* An over-long line is cut between characters, never inside one. */
+static void long_line_cut_at_characters(void)
+{
+	struct base_buf src = BASE_BUF_INIT(BASE_CAP_TEXT);
+	for (int i = 0; i < 500; i++)
+		T_OK(base_buf_adds(&src, i % 7 ? "\xc3\xa9" : "\xe2\x82\xac"));
+	for (unsigned max = 5; max < 40; max += 7) {
+		struct idx_chunks cs = IDX_CHUNKS_INIT;
+		idx__split_lines(&cs, src.data, 0, src.len, max, "text", NULL, NULL);
+		T_TRUE(cs.c.n > 1);
+		for (size_t i = 0; i < cs.c.n; i++) {
+			uint32_t b = cs.c.v[i].start_byte;
+			if (((unsigned char)src.data[b] & 0xC0) == 0x80)
+				T_FAIL("max %u: chunk %zu starts inside a character (byte %u)", max, i, b);
+			T_TRUE(idx__nonws(src.data, b, cs.c.v[i].end_byte) <= max);
+		}
+		idx_chunks_release(&cs);
+	}
+	base_buf_release(&src);
+}
+
+T_MAIN(T_ENTRY(fixture_goldens), T_ENTRY(long_line_cut_at_characters), T_ENTRY(python_scopes), T_ENTRY(c_doc_comment_glued),
        T_ENTRY(syntax_errors_still_chunked), T_ENTRY(random_inputs_cover), T_ENTRY(empty_and_tiny))
