@@ -131,22 +131,17 @@ static char *def_name(const struct ctx *c, TSNode n, int depth)
 	return NULL;
 }
 
-static const char *def_kind(const struct ctx *c, TSNode n)
-{
-	return idx_lang_def_kind_node(c->lang, n);
-}
-
 /* The definition a small node stands for: itself, or one it wraps
  * (`export function f`, `declaration` holding a struct body, `template`). */
 static TSNode effective_def(const struct ctx *c, TSNode n, const char **kind)
 {
-	*kind = def_kind(c, n);
+	*kind = idx_lang_def_kind_node(c->lang, n);
 	if (*kind)
 		return n;
 	uint32_t nc = ts_node_named_child_count(n);
 	for (uint32_t i = 0; i < nc && i < 8; i++) {
 		TSNode ch = ts_node_named_child(n, i);
-		*kind = def_kind(c, ch);
+		*kind = idx_lang_def_kind_node(c->lang, ch);
 		if (*kind)
 			return ch;
 	}
@@ -218,7 +213,7 @@ static void visit_child(struct ctx *c, TSNode ch, const struct owner *o)
 		push_piece(c, s, e, o, kind, sym, !kind && is_comment(ch));
 		return;
 	}
-	const char *kind = def_kind(c, ch);
+	const char *kind = idx_lang_def_kind_node(c->lang, ch);
 	if (kind) {
 		/* a definition too big for one chunk owns the pieces inside it */
 		char *sym = def_name(c, ch, 0);
