@@ -24,36 +24,52 @@ static const char *fixtures(void)
 	return f;
 }
 
-/* Every property a file's chunks must have. */
+/* Keep a failing input for a rerun under a debugger. */
+static void save_input(const char *data, size_t len)
+{
+	FILE *f = fopen("/tmp/lode-chunk-input", "w");
+	if (f) {
+		fwrite(data, 1, len, f);
+		fclose(f);
+	}
+}
+
+#define CHUNK_FAIL(...)                                                     \
+	do {                                                                \
+		save_input(data, len);                                      \
+		T_FAIL(__VA_ARGS__);                                        \
+	} while (0)
+
+/* Every property a file's chunks must have. On failure the input is saved
+ * to /tmp/lode-chunk-input. */
 static void check_chunks(const char *what, const char *data, size_t len, unsigned max,
 			 const struct idx_chunks *cs)
 {
-	if (len == 0) {
-		T_EQ_INT(cs->c.n, 0);
-		return;
-	}
-	T_TRUE(cs->c.n > 0);
+	if ((len == 0) != (cs->c.n == 0))
+		CHUNK_FAIL("%s: %zu chunks for %zu bytes", what, cs->c.n, len);
 	uint32_t at = 0, line = 1;
 	for (size_t i = 0; i < cs->c.n; i++) {
 		const struct idx_chunk *c = &cs->c.v[i];
 		if (c->start_byte != at || c->end_byte <= c->start_byte)
-			T_FAIL("%s: chunk %zu is [%u,%u), expected to start at %u", what, i, c->start_byte,
-			       c->end_byte, at);
+			CHUNK_FAIL("%s: chunk %zu is [%u,%u), expected to start at %u", what, i, c->start_byte,
+				   c->end_byte, at);
 		if (c->start_line != line)
-			T_FAIL("%s: chunk %zu starts on line %u, expected %u", what, i, c->start_line, line);
+			CHUNK_FAIL("%s: chunk %zu starts on line %u, expected %u", what, i, c->start_line, line);
 		for (uint32_t b = c->start_byte; b + 1 < c->end_byte; b++)
 			line += data[b] == '\n';
 		if (c->end_line != line)
-			T_FAIL("%s: chunk %zu ends on line %u, expected %u", what, i, c->end_line, line);
+			CHUNK_FAIL("%s: chunk %zu ends on line %u, expected %u", what, i, c->end_line, line);
 		line += data[c->end_byte - 1] == '\n';
 		size_t size = idx__nonws(data, c->start_byte, c->end_byte);
 		if (size > max)
-			T_FAIL("%s: chunk %zu [%u,%u) has %zu non-space bytes, limit %u", what, i, c->start_byte,
-			       c->end_byte, size, max);
-		T_TRUE(c->kind != NULL && *c->kind);
+			CHUNK_FAIL("%s: chunk %zu [%u,%u) has %zu non-space bytes, limit %u", what, i,
+				   c->start_byte, c->end_byte, size, max);
+		if (!c->kind || !*c->kind)
+			CHUNK_FAIL("%s: chunk %zu has no kind", what, i);
 		at = c->end_byte;
 	}
-	T_EQ_INT(at, (long long)len);
+	if (at != len)
+		CHUNK_FAIL("%s: chunks end at %u, file at %zu", what, at, len);
 }
 
 static void chunk_buf(const struct idx_lang *lang, const char *data, size_t len, unsigned max,
@@ -233,7 +249,6 @@ static void syntax_errors_still_chunked(void)
 
 /* ---- random inputs --------------------------------------------------- */
 
-
 static void mutate(struct base_buf *b)
 {
 	static const char junk[] = "{}()[];\n\t \"'`#/*\\\0\xff\xfe\xc3\x28<>=";
@@ -298,13 +313,7 @@ static void random_inputs_cover(void)
 		struct idx_chunks cs = IDX_CHUNKS_INIT;
 		chunk_buf(lang, data.data, data.len, max, &cs);
 		char what[256];
-		snprintf(what, sizeof(what), "seed %llu round %d %s max %u (input saved to /tmp/lode-chunk-input)",
-			 (unsigned long long)seed, r, path, max);
-		FILE *save = fopen("/tmp/lode-chunk-input", "w");
-		if (save) {
-			fwrite(data.data, 1, data.len, save);
-			fclose(save);
-		}
+		snprintf(what, sizeof(what), "seed %llu round %d %s max %u", (unsigned long long)seed, r, path, max);
 		check_chunks(what, data.data, data.len, max, &cs);
 		idx_chunks_release(&cs);
 		base_buf_release(&data);

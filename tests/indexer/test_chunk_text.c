@@ -1012,7 +1012,6 @@ static void fixture_text(void)
 
 /* ---- random inputs -------------------------------------------------------- */
 
-
 /* Pieces of every syntax the chunker knows, to be thrown together. */
 static const char *const fragments[] = {
 	/* markdown */
