@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "api/api.h"
+#include "api/internal.h"
 #include "indexer/indexer.h"
 #include "store/store.h"
 
@@ -21,144 +22,10 @@
 
 #define LODE_VERSION "0.1.0"
 
-static int fail(int code, const char *fmt, ...) BASE_PRINTF(2, 3);
-
-static int fail(int code, const char *fmt, ...)
-{
-	va_list ap;
-	fputs("lode: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return code;
-}
-
-static int usage_error(const char *cmd, const char *msg)
-{
-	fprintf(stderr, "lode %s: %s\nTry 'lode %s --help'.\n", cmd, msg, cmd);
-	return API_EXIT_USAGE;
-}
-
 static void log_sink(void *payload, enum base_log_level level, const char *msg)
 {
 	(void)payload;
 	fprintf(stderr, "lode: %s%s\n", level == BASE_LOG_WARN ? "warning: " : "", msg);
-}
-
-/* Parse a non-negative integer option; false on garbage. */
-static bool parse_uint(const char *s, unsigned long long max, unsigned long long *out)
-{
-	char *end;
-	if (!s || !*s || *s == '-')
-		return false;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || *end || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
-/* The repository: --repo, else the nearest directory upward holding .lode/. */
-static char *find_repo(const char *given)
-{
-	char buf[PATH_MAX];
-	if (given)
-		return realpath(given, buf) ? base_strdup(buf) : NULL;
-	if (!getcwd(buf, sizeof(buf)))
-		return NULL;
-	for (;;) {
-		char *db = idx_db_path(buf);
-		struct stat st;
-		bool found = stat(db, &st) == 0;
-		base_free(db);
-		if (found)
-			return base_strdup(buf);
-		char *slash = strrchr(buf, '/');
-		if (!slash || slash == buf)
-			return NULL;
-		*slash = '\0';
-	}
-}
-
-/* Open a repository's index for reading, with a message on failure. */
-static struct store *open_index(const char *repo_opt, char **repo_out, int *exit_code)
-{
-	char *repo = find_repo(repo_opt);
-	if (!repo) {
-		if (repo_opt)
-			*exit_code = fail(API_EXIT_RUNTIME, "cannot open repository %s: %s", repo_opt, strerror(errno));
-		else
-			*exit_code = fail(API_EXIT_RUNTIME,
-					  "no index found here or above; run 'lode index [DIR]' first or pass --repo DIR");
-		return NULL;
-	}
-	char *db = idx_db_path(repo);
-	struct base_err err;
-	struct store *st = store_open(db, STORE_READ, &err);
-	base_free(db);
-	if (!st) {
-		if (err.code == BASE_E_NOTFOUND)
-			*exit_code = fail(API_EXIT_RUNTIME, "%s has no index; run 'lode index %s' first", repo, repo);
-		else
-			*exit_code = fail(API_EXIT_RUNTIME, "%s", err.msg);
-		base_free(repo);
-		return NULL;
-	}
-	*repo_out = repo;
-	return st;
-}
-
-static void json_print(json_t *j)
-{
-	json_dumpf(j, stdout, JSON_COMPACT);
-	fputc('\n', stdout);
-	json_decref(j);
-}
-
-/* A string as JSON text even when it is not valid UTF-8: invalid bytes
- * become U+FFFD, so output is always valid JSON. */
-static json_t *json_text(const char *s, size_t n)
-{
-	json_t *j = json_stringn(s, n);
-	if (j)
-		return j;
-	struct base_buf b = BASE_BUF_INIT(BASE_CAP_TEXT);
-	for (size_t i = 0; i < n;) {
-		unsigned char c = (unsigned char)s[i];
-		size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-		json_t *probe = len && i + len <= n && c ? json_stringn(s + i, len) : NULL;
-		int rc = probe ? base_buf_add(&b, s + i, len) : base_buf_adds(&b, "\xEF\xBF\xBD");
-		json_decref(probe);
-		if (rc)
-			break;
-		i += probe ? len : 1;
-	}
-	j = json_stringn(b.data, b.len);
-	base_buf_release(&b);
-	return j ? j : json_string("");
-}
-
-static json_t *hit_json(const struct store_hit *h, bool bytes, bool score)
-{
-	json_t *o = json_object();
-	json_object_set_new(o, "chunk_id", json_integer(h->chunk_id));
-	json_object_set_new(o, "path", json_text(h->path, strlen(h->path)));
-	json_object_set_new(o, "start_line", json_integer(h->start_line));
-	json_object_set_new(o, "end_line", json_integer(h->end_line));
-	if (bytes) {
-		json_object_set_new(o, "start_byte", json_integer(h->start_byte));
-		json_object_set_new(o, "end_byte", json_integer(h->end_byte));
-	}
-	json_object_set_new(o, "lang", json_string(h->lang));
-	json_object_set_new(o, "kind", json_string(h->kind));
-	json_object_set_new(o, "symbol", json_text(h->symbol, strlen(h->symbol)));
-	json_object_set_new(o, "scope", json_text(h->scope, strlen(h->scope)));
-	if (score)
-		json_object_set_new(o, "score", json_real(h->score));
-	json_object_set_new(o, "text", json_text(h->text, h->text_len));
-	return o;
 }
 
 /* ---- lode index ------------------------------------------------------ */
@@ -219,27 +86,27 @@ static int cmd_index(int argc, char **argv)
 			o.rebuild = true;
 			break;
 		case 'j':
-			if (!parse_uint(optarg, 64, &v) || v == 0)
-				return usage_error("index", "--jobs needs a number from 1 to 64");
+			if (!api__parse_uint(optarg, 64, &v) || v == 0)
+				return api__usage_error("index", "--jobs needs a number from 1 to 64");
 			o.jobs = (unsigned)v;
 			break;
 		case 's':
-			if (!parse_uint(optarg, (unsigned long long)BASE_CAP_FILE, &v) || v == 0)
-				return usage_error("index", "--max-file-size needs a positive number of bytes (at most 256 MiB)");
+			if (!api__parse_uint(optarg, (unsigned long long)BASE_CAP_FILE, &v) || v == 0)
+				return api__usage_error("index", "--max-file-size needs a positive number of bytes (at most 256 MiB)");
 			o.max_file_size = v;
 			break;
 		case 'c':
-			if (!parse_uint(optarg, 1000000, &v) || v < 50)
-				return usage_error("index", "--max-chunk needs a number from 50 to 1000000");
+			if (!api__parse_uint(optarg, 1000000, &v) || v < 50)
+				return api__usage_error("index", "--max-chunk needs a number from 50 to 1000000");
 			o.max_chunk = (unsigned)v;
 			break;
 		case 'm':
 			if (strcmp(optarg, "hash") != 0)
-				return fail(API_EXIT_RUNTIME, "model '%s' is not available yet: only 'hash' is", optarg);
+				return api__fail(API_EXIT_RUNTIME, "model '%s' is not available yet: only 'hash' is", optarg);
 			break;
 		case 'd':
 			if (strcmp(optarg, "auto") && strcmp(optarg, "cpu") && strcmp(optarg, "cuda"))
-				return usage_error("index", "--device is auto, cpu or cuda");
+				return api__usage_error("index", "--device is auto, cpu or cuda");
 			break;
 		case 'J':
 			json = true;
@@ -248,15 +115,15 @@ static int cmd_index(int argc, char **argv)
 			fputs(index_help, stdout);
 			return API_EXIT_OK;
 		default:
-			return usage_error("index", "unknown option");
+			return api__usage_error("index", "unknown option");
 		}
 	}
 	if (argc - optind > 1)
-		return usage_error("index", "at most one directory");
+		return api__usage_error("index", "at most one directory");
 	const char *dir = optind < argc ? argv[optind] : ".";
 	char real[PATH_MAX];
 	if (!realpath(dir, real))
-		return fail(API_EXIT_RUNTIME, "cannot index %s: %s", dir, strerror(errno));
+		return api__fail(API_EXIT_RUNTIME, "cannot index %s: %s", dir, strerror(errno));
 	o.root = real;
 	struct progress_state ps = { base_now_ns(), false };
 	if (isatty(STDERR_FILENO)) {
@@ -269,7 +136,7 @@ static int cmd_index(int argc, char **argv)
 	if (ps.shown)
 		fputs("\r\033[K", stderr);
 	if (rc)
-		return fail(API_EXIT_RUNTIME, "%s", err.msg);
+		return api__fail(API_EXIT_RUNTIME, "%s", err.msg);
 
 	double ms = (double)s.took_ns / 1e6;
 	if (json) {
@@ -280,7 +147,7 @@ static int cmd_index(int argc, char **argv)
 		json_t *skipped = json_object();
 		for (int i = 0; i < IDX_SKIP__COUNT; i++)
 			json_object_set_new(skipped, idx_skip_name(i), json_integer((json_int_t)s.skipped[i]));
-		json_print(json_pack("{sssfsos{sIsI}sIsoss}", "repo", real, "took_ms", ms, "files", files, "chunks",
+		api__json_print(json_pack("{sssfsos{sIsI}sIsoss}", "repo", real, "took_ms", ms, "files", files, "chunks",
 				     "written", (json_int_t)s.chunks, "total", (json_int_t)s.total_chunks, "bytes",
 				     (json_int_t)s.bytes, "skipped", skipped, "model", "none"));
 		return API_EXIT_OK;
@@ -319,22 +186,6 @@ static const char search_help[] =
 	"  --path GLOB    only paths matching GLOB, git wildmatch rules (repeatable)\n"
 	"  --json         one JSON object on stdout (see DESIGN.md)\n";
 
-static int read_query(int argc, char **argv, int first, struct base_buf *q)
-{
-	if (argc - first == 1 && strcmp(argv[first], "-") == 0) {
-		char buf[65536];
-		size_t n;
-		while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0)
-			if (base_buf_add(q, buf, n))
-				return fail(API_EXIT_USAGE, "query on standard input is over %zu bytes", BASE_CAP_QUERY);
-		return API_EXIT_OK;
-	}
-	for (int i = first; i < argc; i++)
-		if ((i > first && base_buf_addc(q, ' ')) || base_buf_adds(q, argv[i]))
-			return fail(API_EXIT_USAGE, "query is over %zu bytes", BASE_CAP_QUERY);
-	return API_EXIT_OK;
-}
-
 static int cmd_search(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -357,7 +208,7 @@ static int cmd_search(int argc, char **argv)
 		case 'M':
 			mode = optarg;
 			if (strcmp(mode, "hybrid") && strcmp(mode, "lexical") && strcmp(mode, "dense"))
-				code = usage_error("search", "--mode is hybrid, lexical or dense");
+				code = api__usage_error("search", "--mode is hybrid, lexical or dense");
 			break;
 		case 'L':
 			base_vec_push(&langs, optarg);
@@ -366,8 +217,8 @@ static int cmd_search(int argc, char **argv)
 			base_vec_push(&globs, optarg);
 			break;
 		case 'k':
-			if (!parse_uint(optarg, 1000, &k) || k == 0)
-				code = usage_error("search", "-k needs a number from 1 to 1000");
+			if (!api__parse_uint(optarg, 1000, &k) || k == 0)
+				code = api__usage_error("search", "-k needs a number from 1 to 1000");
 			break;
 		case 'J':
 			json = true;
@@ -377,7 +228,7 @@ static int cmd_search(int argc, char **argv)
 			code = -1;
 			break;
 		default:
-			code = usage_error("search", "unknown option");
+			code = api__usage_error("search", "unknown option");
 		}
 	}
 	struct base_buf q = BASE_BUF_INIT(BASE_CAP_QUERY);
@@ -390,18 +241,18 @@ static int cmd_search(int argc, char **argv)
 	if (code)
 		goto out;
 	if (optind >= argc) {
-		code = usage_error("search", "missing QUERY (or '-' to read it from standard input)");
+		code = api__usage_error("search", "missing QUERY (or '-' to read it from standard input)");
 		goto out;
 	}
 	if (strcmp(mode, "dense") == 0) {
-		code = fail(API_EXIT_RUNTIME, "dense search needs an embedding index, which this version does not build yet; "
+		code = api__fail(API_EXIT_RUNTIME, "dense search needs an embedding index, which this version does not build yet; "
 					      "use --mode lexical");
 		goto out;
 	}
-	code = read_query(argc, argv, optind, &q);
+	code = api__read_query(argc, argv, optind, &q);
 	if (code)
 		goto out;
-	st = open_index(repo_opt, &repo, &code);
+	st = api__open_index(repo_opt, &repo, &code);
 	if (!st)
 		goto out;
 
@@ -412,7 +263,7 @@ static int cmd_search(int argc, char **argv)
 	int rc = store_search_lexical(st, &sq, &hits, &err);
 	double ms = (double)(base_now_ns() - t0) / 1e6;
 	if (rc) {
-		code = fail(API_EXIT_RUNTIME, "search failed: %s", err.msg);
+		code = api__fail(API_EXIT_RUNTIME, "search failed: %s", err.msg);
 		goto out;
 	}
 	if (json) {
@@ -420,10 +271,10 @@ static int cmd_search(int argc, char **argv)
 		char *head = store_meta_get(st, "head");
 		json_t *results = json_array();
 		for (size_t i = 0; i < hits.n; i++)
-			json_array_append_new(results, hit_json(&hits.v[i], false, true));
+			json_array_append_new(results, api__hit_json(&hits.v[i], false, true));
 		json_t *index = json_pack("{sIsssI}", "generation", (json_int_t)(gen ? strtoll(gen, NULL, 10) : 0),
 					  "head", head ? head : "", "pending", (json_int_t)0);
-		json_print(json_pack("{sosssfsoso}", "query", json_text(q.data, q.len), "mode", "lexical", "took_ms",
+		api__json_print(json_pack("{sosssfsoso}", "query", api__json_text(q.data, q.len), "mode", "lexical", "took_ms",
 				     ms, "index", index, "results", results));
 		base_free(gen);
 		base_free(head);
@@ -474,14 +325,14 @@ static int parse_read_opts(int argc, char **argv, const char *cmd, const char *h
 			break;
 		case 'J':
 			if (!json)
-				return usage_error(cmd, "--json is not supported here");
+				return api__usage_error(cmd, "--json is not supported here");
 			*json = true;
 			break;
 		case 'h':
 			fputs(help, stdout);
 			return -1;
 		default:
-			return usage_error(cmd, "unknown option");
+			return api__usage_error(cmd, "unknown option");
 		}
 	}
 	return API_EXIT_OK;
@@ -500,9 +351,9 @@ static int cmd_status(int argc, char **argv)
 	if (code)
 		return code < 0 ? API_EXIT_OK : code;
 	if (optind < argc)
-		return usage_error("status", "unexpected argument");
+		return api__usage_error("status", "unexpected argument");
 	char *repo = NULL;
-	struct store *st = open_index(repo_opt, &repo, &code);
+	struct store *st = api__open_index(repo_opt, &repo, &code);
 	if (!st)
 		return code;
 	struct store_stats ss;
@@ -510,7 +361,7 @@ static int cmd_status(int argc, char **argv)
 	if (store_stats(st, &ss, &err)) {
 		store_close(st);
 		base_free(repo);
-		return fail(API_EXIT_RUNTIME, "%s", err.msg);
+		return api__fail(API_EXIT_RUNTIME, "%s", err.msg);
 	}
 	char *skipped = store_meta_get(st, "skipped");
 	char *head = store_meta_get(st, "head");
@@ -528,7 +379,7 @@ static int cmd_status(int argc, char **argv)
 		p = *end ? end + 1 : end;
 	}
 	if (json) {
-		json_print(json_pack("{sssIsIsIsIsIsssosI}", "repo", repo, "files", (json_int_t)ss.files, "chunks",
+		api__json_print(json_pack("{sssIsIsIsIsIsssosI}", "repo", repo, "files", (json_int_t)ss.files, "chunks",
 				     (json_int_t)ss.chunks, "bytes", (json_int_t)ss.bytes, "index_bytes",
 				     (json_int_t)ss.db_bytes, "generation", (json_int_t)ss.generation, "head",
 				     head ? head : "", "skipped", skips, "pending", (json_int_t)0));
@@ -571,16 +422,16 @@ static int cmd_files(int argc, char **argv)
 	if (code)
 		return code < 0 ? API_EXIT_OK : code;
 	if (optind < argc)
-		return usage_error("files", "unexpected argument");
+		return api__usage_error("files", "unexpected argument");
 	char *repo = NULL;
-	struct store *st = open_index(repo_opt, &repo, &code);
+	struct store *st = api__open_index(repo_opt, &repo, &code);
 	if (!st)
 		return code;
 	struct base_err err;
 	int rc = store_files_each(st, print_file, NULL, &err);
 	store_close(st);
 	base_free(repo);
-	return rc ? fail(API_EXIT_RUNTIME, "%s", err.msg) : API_EXIT_OK;
+	return rc ? api__fail(API_EXIT_RUNTIME, "%s", err.msg) : API_EXIT_OK;
 }
 
 static const char chunks_help[] = "usage: lode chunks [--repo DIR] [--json] PATH\n"
@@ -596,9 +447,9 @@ static int cmd_chunks(int argc, char **argv)
 	if (code)
 		return code < 0 ? API_EXIT_OK : code;
 	if (argc - optind != 1)
-		return usage_error("chunks", "needs exactly one PATH");
+		return api__usage_error("chunks", "needs exactly one PATH");
 	char *repo = NULL;
-	struct store *st = open_index(repo_opt, &repo, &code);
+	struct store *st = api__open_index(repo_opt, &repo, &code);
 	if (!st)
 		return code;
 	/* Accept a path relative to the repository, or one that resolves to a
@@ -615,14 +466,14 @@ static int cmd_chunks(int argc, char **argv)
 	struct base_err err;
 	int rc = store_file_chunks(st, rel, &hits, &err);
 	if (rc == BASE_E_NOTFOUND) {
-		code = fail(API_EXIT_RUNTIME, "%s is not in the index (see 'lode files')", rel);
+		code = api__fail(API_EXIT_RUNTIME, "%s is not in the index (see 'lode files')", rel);
 	} else if (rc) {
-		code = fail(API_EXIT_RUNTIME, "%s", err.msg);
+		code = api__fail(API_EXIT_RUNTIME, "%s", err.msg);
 	} else if (json) {
 		json_t *arr = json_array();
 		for (size_t i = 0; i < hits.n; i++)
-			json_array_append_new(arr, hit_json(&hits.v[i], true, false));
-		json_print(json_pack("{soso}", "path", json_text(rel, strlen(rel)), "chunks", arr));
+			json_array_append_new(arr, api__hit_json(&hits.v[i], true, false));
+		api__json_print(json_pack("{soso}", "path", api__json_text(rel, strlen(rel)), "chunks", arr));
 	} else {
 		for (size_t i = 0; i < hits.n; i++) {
 			const struct store_hit *h = &hits.v[i];
@@ -693,7 +544,7 @@ int api_main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < BASE_ARRAY_LEN(planned); i++)
 		if (strcmp(cmd, planned[i]) == 0)
-			return fail(API_EXIT_RUNTIME, "'%s' is not implemented in this version yet", cmd);
+			return api__fail(API_EXIT_RUNTIME, "'%s' is not implemented in this version yet", cmd);
 	fprintf(stderr, "lode: unknown command '%s'\n\n%s", cmd, main_help);
 	return API_EXIT_USAGE;
 }

@@ -1,0 +1,46 @@
+/*
+ * internal.h: private to api/. Helpers the commands share (util.c) and the
+ * commands that live outside cli.c.
+ */
+#ifndef LODE_API_INTERNAL_H
+#define LODE_API_INTERNAL_H
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "api/api.h"
+#include "base/base.h"
+#include "store/store.h"
+
+/* ---- util.c ---------------------------------------------------------- */
+
+/** Print "lode: MESSAGE" on stderr and return `code`. */
+int api__fail(int code, const char *fmt, ...) BASE_PRINTF(2, 3);
+/** Print a usage error for `cmd` with a pointer to --help; API_EXIT_USAGE. */
+int api__usage_error(const char *cmd, const char *msg);
+/** Parse a non-negative integer option <= max; false on garbage. */
+bool api__parse_uint(const char *s, unsigned long long max, unsigned long long *out);
+/**
+ * The repository: realpath of `given`, else the nearest directory upward
+ * holding .lode/index.db. Heap string, or NULL (errno set for `given`).
+ */
+char *api__find_repo(const char *given);
+/**
+ * Open a repository's index for reading; on failure prints the message and
+ * sets *exit_code. *repo_out gets the repository path (heap).
+ */
+struct store *api__open_index(const char *repo_opt, char **repo_out, int *exit_code);
+/** Print `j` compactly on stdout with a newline, and release it. */
+void api__json_print(json_t *j);
+/** A JSON string of s[0,n) even when not valid UTF-8 (bad bytes: U+FFFD). */
+json_t *api__json_text(const char *s, size_t n);
+/** A search hit as DESIGN.md's JSON object (with byte offsets, score). */
+json_t *api__hit_json(const struct store_hit *h, bool bytes, bool score);
+/**
+ * The query from argv[first..] joined by spaces, or from stdin when it is
+ * the single argument "-". API_EXIT_OK or an exit code (message printed).
+ */
+int api__read_query(int argc, char **argv, int first, struct base_buf *q);
+
+#endif /* LODE_API_INTERNAL_H */
