@@ -16,6 +16,7 @@
 #include "api/api.h"
 #include "api/internal.h"
 #include "indexer/indexer.h"
+#include "indexer/reader.h"
 #include "store/store.h"
 
 #include "base/banned.h"
@@ -172,7 +173,7 @@ static int cmd_index(int argc, char **argv)
 /* ---- lode search ----------------------------------------------------- */
 
 static const char search_help[] =
-	"usage: lode search [--repo DIR] [-k N] [--mode hybrid|lexical|dense]\n"
+	"usage: lode search [--repo DIR] [-k N] [--mode hybrid|lexical|dense] [--files]\n"
 	"                   [--lang L]... [--path GLOB]... [--json] QUERY...|-\n"
 	"\n"
 	"Search the index. QUERY may be a few keywords or a whole bug report;\n"
@@ -180,21 +181,41 @@ static const char search_help[] =
 	"\n"
 	"  --repo DIR     repository (default: nearest directory upward with .lode/)\n"
 	"  -k N           number of results (default 10, at most 1000)\n"
-	"  --mode M       hybrid (default), lexical or dense; until dense retrieval\n"
-	"                 lands, hybrid runs lexical (BM25) and says so in \"mode\"\n"
+	"  --mode M       hybrid (default: BM25 and vectors fused), lexical or dense\n"
+	"  --files        rank files: one result per file, its best chunk\n"
 	"  --lang L       only chunks in language L (repeatable)\n"
 	"  --path GLOB    only paths matching GLOB, git wildmatch rules (repeatable)\n"
 	"  --json         one JSON object on stdout (see DESIGN.md)\n";
+
+static void print_hits(const struct store_hits *hits)
+{
+	for (size_t i = 0; i < hits->n; i++) {
+		const struct store_hit *h = &hits->v[i];
+		printf("%s:%u-%u  %s%s%s%s%s  (%.3f)\n", h->path, h->start_line, h->end_line, h->kind,
+		       *h->symbol ? " " : "", h->symbol, *h->scope ? "  in " : "", h->scope, h->score);
+		/* the first lines of the chunk, indented */
+		const char *p = h->text, *end = h->text + h->text_len;
+		for (int line = 0; line < 3 && p < end; line++) {
+			const char *nl = memchr(p, '\n', (size_t)(end - p));
+			size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+			printf("    %.*s\n", (int)BASE_MIN(n, 160), p);
+			p = nl ? nl + 1 : end;
+		}
+	}
+	if (hits->n == 0)
+		fprintf(stderr, "no results\n");
+}
 
 static int cmd_search(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "repo", required_argument, NULL, 'R' }, { "mode", required_argument, NULL, 'M' },
 		{ "lang", required_argument, NULL, 'L' }, { "path", required_argument, NULL, 'P' },
-		{ "json", no_argument, NULL, 'J' },	  { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{ "json", no_argument, NULL, 'J' },	  { "files", no_argument, NULL, 'F' },
+		{ "help", no_argument, NULL, 'h' },	  { NULL, 0, NULL, 0 },
 	};
-	const char *repo_opt = NULL, *mode = "hybrid";
+	const char *repo_opt = NULL;
+	struct idx_query iq = { .k = 10, .mode = IDX_MODE_HYBRID };
 	BASE_VEC(const char *) langs = BASE_VEC_INIT;
 	BASE_VEC(const char *) globs = BASE_VEC_INIT;
 	unsigned long long k = 10;
@@ -206,8 +227,7 @@ static int cmd_search(int argc, char **argv)
 			repo_opt = optarg;
 			break;
 		case 'M':
-			mode = optarg;
-			if (strcmp(mode, "hybrid") && strcmp(mode, "lexical") && strcmp(mode, "dense"))
+			if (!idx_mode_parse(optarg, &iq.mode))
 				code = api__usage_error("search", "--mode is hybrid, lexical or dense");
 			break;
 		case 'L':
@@ -219,6 +239,9 @@ static int cmd_search(int argc, char **argv)
 		case 'k':
 			if (!api__parse_uint(optarg, 1000, &k) || k == 0)
 				code = api__usage_error("search", "-k needs a number from 1 to 1000");
+			break;
+		case 'F':
+			iq.files = true;
 			break;
 		case 'J':
 			json = true;
@@ -232,8 +255,7 @@ static int cmd_search(int argc, char **argv)
 		}
 	}
 	struct base_buf q = BASE_BUF_INIT(BASE_CAP_QUERY);
-	struct store *st = NULL;
-	char *repo = NULL;
+	struct idx_reader *r = NULL;
 	if (code == -1) {
 		code = API_EXIT_OK;
 		goto out;
@@ -244,61 +266,34 @@ static int cmd_search(int argc, char **argv)
 		code = api__usage_error("search", "missing QUERY (or '-' to read it from standard input)");
 		goto out;
 	}
-	if (strcmp(mode, "dense") == 0) {
-		code = api__fail(API_EXIT_RUNTIME, "dense search needs an embedding index, which this version does not build yet; "
-					      "use --mode lexical");
-		goto out;
-	}
 	code = api__read_query(argc, argv, optind, &q);
 	if (code)
 		goto out;
-	st = api__open_index(repo_opt, &repo, &code);
-	if (!st)
+	r = api__open_reader(repo_opt, &code);
+	if (!r)
 		goto out;
 
-	uint64_t t0 = base_now_ns();
-	struct store_query sq = { q.data, q.len, (size_t)k, langs.v, langs.n, globs.v, globs.n };
+	iq.text = q.data;
+	iq.len = q.len;
+	iq.k = (size_t)k;
+	iq.langs = langs.v;
+	iq.nlangs = langs.n;
+	iq.globs = globs.v;
+	iq.nglobs = globs.n;
 	struct store_hits hits = STORE_HITS_INIT;
+	struct idx_answer ans;
 	struct base_err err;
-	int rc = store_search_lexical(st, &sq, &hits, &err);
-	double ms = (double)(base_now_ns() - t0) / 1e6;
-	if (rc) {
+	if (idx_search(r, &iq, &hits, &ans, &err)) {
 		code = api__fail(API_EXIT_RUNTIME, "search failed: %s", err.msg);
 		goto out;
 	}
-	if (json) {
-		char *gen = store_meta_get(st, "generation");
-		char *head = store_meta_get(st, "head");
-		json_t *results = json_array();
-		for (size_t i = 0; i < hits.n; i++)
-			json_array_append_new(results, api__hit_json(&hits.v[i], false, true));
-		json_t *index = json_pack("{sIsssI}", "generation", (json_int_t)(gen ? strtoll(gen, NULL, 10) : 0),
-					  "head", head ? head : "", "pending", (json_int_t)0);
-		api__json_print(json_pack("{sosssfsoso}", "query", api__json_text(q.data, q.len), "mode", "lexical", "took_ms",
-				     ms, "index", index, "results", results));
-		base_free(gen);
-		base_free(head);
-	} else {
-		for (size_t i = 0; i < hits.n; i++) {
-			const struct store_hit *h = &hits.v[i];
-			printf("%s:%u-%u  %s%s%s%s%s  (%.3f)\n", h->path, h->start_line, h->end_line, h->kind,
-			       *h->symbol ? " " : "", h->symbol, *h->scope ? "  in " : "", h->scope, h->score);
-			/* the first lines of the chunk, indented */
-			const char *p = h->text, *end = h->text + h->text_len;
-			for (int line = 0; line < 3 && p < end; line++) {
-				const char *nl = memchr(p, '\n', (size_t)(end - p));
-				size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-				printf("    %.*s\n", (int)BASE_MIN(n, 160), p);
-				p = nl ? nl + 1 : end;
-			}
-		}
-		if (hits.n == 0)
-			fprintf(stderr, "no results\n");
-	}
+	if (json)
+		api__json_print(api__search_json(q.data, q.len, &ans, &hits));
+	else
+		print_hits(&hits);
 	store_hits_release(&hits);
 out:
-	store_close(st);
-	base_free(repo);
+	idx_reader_close(r);
 	base_buf_release(&q);
 	base_vec_release(&langs);
 	base_vec_release(&globs);

@@ -11,6 +11,7 @@
 
 #include "api/api.h"
 #include "base/base.h"
+#include "indexer/reader.h"
 #include "store/store.h"
 
 /* ---- util.c ---------------------------------------------------------- */
@@ -31,6 +32,11 @@ char *api__find_repo(const char *given);
  * sets *exit_code. *repo_out gets the repository path (heap).
  */
 struct store *api__open_index(const char *repo_opt, char **repo_out, int *exit_code);
+/** Open a repository's index for searching; as api__open_index. */
+struct idx_reader *api__open_reader(const char *repo_opt, int *exit_code);
+/** A search answer as DESIGN.md's `lode search --json` object. */
+json_t *api__search_json(const char *query, size_t len, const struct idx_answer *ans,
+			 const struct store_hits *hits);
 /** Print `j` compactly on stdout with a newline, and release it. */
 void api__json_print(json_t *j);
 /** A JSON string of s[0,n) even when not valid UTF-8 (bad bytes: U+FFFD). */

@@ -13,6 +13,7 @@
 
 #include "api/internal.h"
 #include "indexer/indexer.h"
+#include "indexer/reader.h"
 
 #include "base/banned.h"
 
@@ -164,3 +165,37 @@ int api__read_query(int argc, char **argv, int first, struct base_buf *q)
 	return API_EXIT_OK;
 }
 
+
+struct idx_reader *api__open_reader(const char *repo_opt, int *exit_code)
+{
+	char *repo = api__find_repo(repo_opt);
+	if (!repo) {
+		if (repo_opt)
+			*exit_code = api__fail(API_EXIT_RUNTIME, "cannot open repository %s: %s", repo_opt, strerror(errno));
+		else
+			*exit_code = api__fail(API_EXIT_RUNTIME,
+					       "no index found here or above; run 'lode index [DIR]' first or pass --repo DIR");
+		return NULL;
+	}
+	struct base_err err;
+	struct idx_reader *r = idx_reader_open(repo, &err);
+	if (!r) {
+		if (err.code == BASE_E_NOTFOUND)
+			*exit_code = api__fail(API_EXIT_RUNTIME, "%s has no index; run 'lode index %s' first", repo, repo);
+		else
+			*exit_code = api__fail(API_EXIT_RUNTIME, "%s", err.msg);
+	}
+	base_free(repo);
+	return r;
+}
+
+json_t *api__search_json(const char *query, size_t len, const struct idx_answer *ans, const struct store_hits *hits)
+{
+	json_t *results = json_array();
+	for (size_t i = 0; i < hits->n; i++)
+		json_array_append_new(results, api__hit_json(&hits->v[i], false, true));
+	json_t *index = json_pack("{sIsssI}", "generation", (json_int_t)ans->generation, "head", ans->head, "pending",
+				  (json_int_t)ans->pending);
+	return json_pack("{sosssfsoso}", "query", api__json_text(query, len), "mode", idx_mode_name(ans->mode),
+			 "took_ms", ans->took_ms, "index", index, "results", results);
+}

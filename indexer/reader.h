@@ -1,0 +1,94 @@
+/*
+ * reader.h: searching an index — the one entry point every surface uses
+ * (the CLI, HTTP, MCP, the agent).
+ *
+ * An idx_reader holds what a search needs for one repository: database
+ * handles, the vector index in RAM and the embedder for queries. It is
+ * thread-safe: any number of threads may search at once (each call takes
+ * a database handle from a small pool; the vector index is read under a
+ * read lock). A reader opened in the process that writes the index (lode
+ * serve) shares that writer's vector index, so answers are fresh at once;
+ * a reader in another process sees every committed file update (SQLite)
+ * and the vectors saved so far plus those of chunks committed since.
+ *
+ * Freshness: every answer carries the index generation, the git HEAD it
+ * reflects and the number of changes seen but not yet applied (from the
+ * watcher when one runs in this process, else 0).
+ */
+#ifndef LODE_INDEXER_READER_H
+#define LODE_INDEXER_READER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/base.h"
+#include "store/store.h"
+
+struct idx_reader;
+
+enum idx_mode {
+	IDX_MODE_HYBRID = 0, /* lexical and dense fused (the default) */
+	IDX_MODE_LEXICAL,    /* BM25 only */
+	IDX_MODE_DENSE,      /* vectors only */
+};
+
+/** "hybrid", "lexical", "dense". */
+const char *idx_mode_name(enum idx_mode mode);
+/** Parse a mode name; false when unknown. */
+bool idx_mode_parse(const char *name, enum idx_mode *out);
+
+struct idx_query {
+	const char *text; /* free text: keywords or a pasted bug report */
+	size_t len;       /* 0: text is NUL-terminated */
+	size_t k;         /* results wanted; 0: 10 (at most 1000) */
+	enum idx_mode mode;
+	const char *const *langs; /* keep these languages (none: all) */
+	size_t nlangs;
+	const char *const *globs; /* keep paths matching any glob (none: all) */
+	size_t nglobs;
+	bool files; /* rank files: one hit per file, its best chunk */
+};
+
+/** What an answer reflects. */
+struct idx_answer {
+	enum idx_mode mode; /* the mode used (hybrid without vectors: lexical) */
+	int64_t generation;
+	char head[41];      /* git HEAD the index reflects; "" outside git */
+	uint64_t pending;   /* changes seen by the watcher, not yet applied */
+	double took_ms;
+};
+
+/**
+ * Open the index of the repository at `root` (which holds .lode/).
+ * BASE_E_NOTFOUND when there is no index; the errors of store_open.
+ */
+struct idx_reader *idx_reader_open(const char *root, struct base_err *err);
+/** Close; idx_reader_close(NULL) is a no-op. No search may be running. */
+void idx_reader_close(struct idx_reader *r);
+
+/** The repository root (absolute). */
+const char *idx_reader_root(const struct idx_reader *r);
+
+/**
+ * Search. Hits are appended to `out` best first (release them with
+ * store_hits_release); `ans` (may be NULL) says what was searched.
+ * Thread-safe.
+ */
+int idx_search(struct idx_reader *r, const struct idx_query *q, struct store_hits *out,
+	       struct idx_answer *ans, struct base_err *err);
+
+/** All chunks of one file in byte order; as store_file_chunks. Thread-safe. */
+int idx_reader_file_chunks(struct idx_reader *r, const char *path, struct store_hits *out,
+			   struct base_err *err);
+
+/** Counts for status; as store_stats. Thread-safe. */
+int idx_reader_stats(struct idx_reader *r, struct store_stats *out, struct base_err *err);
+
+/**
+ * Where `pending` comes from: the watcher of this process installs a
+ * function returning its count of changes seen and not yet applied.
+ */
+void idx_reader_set_pending(struct idx_reader *r, uint64_t (*fn)(void *payload), void *payload);
+
+#endif /* LODE_INDEXER_READER_H */
