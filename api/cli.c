@@ -62,8 +62,12 @@ static const char index_help[] =
 	"  --jobs N              worker threads (default: one per core)\n"
 	"  --max-file-size N     skip files larger than N bytes (default 1048576)\n"
 	"  --max-chunk N         chunk size limit in non-whitespace bytes (default 1500)\n"
-	"  --model SPEC          embedding model (only 'hash' for now; dense search is a later issue)\n"
-	"  --device D            auto, cpu or cuda (accepted; no embedding yet)\n"
+	"  --model SPEC          embedder for dense search: 'hash' (built in, the default),\n"
+	"                        'hash:DIM', or 'none' (lexical only); kept for later runs\n"
+	"  --device D            auto, cpu or cuda (for model files; 'hash' runs on the CPU)\n"
+	"  --vectors FACTORY     FAISS index type: 'auto' (default: exact 'Flat' while small,\n"
+	"                        IVF with 8-bit codes when large) or a FAISS factory string\n"
+	"                        such as 'IVF1024,SQ8'; kept for later runs\n"
 	"  --json                print a JSON summary on stdout\n"
 	"\n"
 	"Progress is shown on a terminal; skipped files are counted by reason.\n";
@@ -75,7 +79,7 @@ static int cmd_index(int argc, char **argv)
 		{ "max-file-size", required_argument, NULL, 's' }, { "max-chunk", required_argument, NULL, 'c' },
 		{ "model", required_argument, NULL, 'm' },    { "device", required_argument, NULL, 'd' },
 		{ "json", no_argument, NULL, 'J' },	      { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{ "vectors", required_argument, NULL, 'V' }, { NULL, 0, NULL, 0 },
 	};
 	struct idx_options o = { 0 };
 	bool json = false;
@@ -102,8 +106,10 @@ static int cmd_index(int argc, char **argv)
 			o.max_chunk = (unsigned)v;
 			break;
 		case 'm':
-			if (strcmp(optarg, "hash") != 0)
-				return api__fail(API_EXIT_RUNTIME, "model '%s' is not available yet: only 'hash' is", optarg);
+			o.model = optarg;
+			break;
+		case 'V':
+			o.vector_factory = optarg;
 			break;
 		case 'd':
 			if (strcmp(optarg, "auto") && strcmp(optarg, "cpu") && strcmp(optarg, "cuda"))
@@ -148,9 +154,10 @@ static int cmd_index(int argc, char **argv)
 		json_t *skipped = json_object();
 		for (int i = 0; i < IDX_SKIP__COUNT; i++)
 			json_object_set_new(skipped, idx_skip_name(i), json_integer((json_int_t)s.skipped[i]));
-		api__json_print(json_pack("{sssfsos{sIsI}sIsoss}", "repo", real, "took_ms", ms, "files", files, "chunks",
-				     "written", (json_int_t)s.chunks, "total", (json_int_t)s.total_chunks, "bytes",
-				     (json_int_t)s.bytes, "skipped", skipped, "model", "none"));
+		api__json_print(json_pack("{sssfsos{sIsI}sIsoss s{sIsI}}", "repo", real, "took_ms", ms, "files", files,
+				     "chunks", "written", (json_int_t)s.chunks, "total", (json_int_t)s.total_chunks, "bytes",
+				     (json_int_t)s.bytes, "skipped", skipped, "model", s.model, "vectors", "embedded",
+				     (json_int_t)s.embedded, "cached", (json_int_t)s.cached));
 		return API_EXIT_OK;
 	}
 	printf("indexed %s: %llu files, %llu chunks in %.2fs\n", real, (unsigned long long)s.files,
@@ -158,6 +165,9 @@ static int cmd_index(int argc, char **argv)
 	printf("  %llu added, %llu updated, %llu touched, %llu unchanged, %llu deleted; %.1f MB chunked\n",
 	       (unsigned long long)s.added, (unsigned long long)s.updated, (unsigned long long)s.touched,
 	       (unsigned long long)s.unchanged, (unsigned long long)s.deleted, (double)s.bytes / 1e6);
+	if (strcmp(s.model, "none") != 0)
+		printf("  vectors (%s): %llu embedded, %llu from the cache\n", s.model, (unsigned long long)s.embedded,
+		       (unsigned long long)s.cached);
 	bool any = false;
 	for (int i = 0; i < IDX_SKIP__COUNT; i++) {
 		if (!s.skipped[i])
@@ -360,6 +370,10 @@ static int cmd_status(int argc, char **argv)
 	}
 	char *skipped = store_meta_get(st, "skipped");
 	char *head = store_meta_get(st, "head");
+	char *model = store_meta_get(st, "vector_model");
+	char *vindex = store_meta_get(st, "vector_index");
+	if (vindex)
+		vindex[strcspn(vindex, " ")] = '\0'; /* "<factory> <trained_at>" */
 	json_t *skips = json_object();
 	/* stored as "reason=N reason=N ..." */
 	for (const char *p = skipped; p && *p;) {
@@ -374,10 +388,11 @@ static int cmd_status(int argc, char **argv)
 		p = *end ? end + 1 : end;
 	}
 	if (json) {
-		api__json_print(json_pack("{sssIsIsIsIsIsssosI}", "repo", repo, "files", (json_int_t)ss.files, "chunks",
-				     (json_int_t)ss.chunks, "bytes", (json_int_t)ss.bytes, "index_bytes",
+		api__json_print(json_pack("{sssIsIsIsIsIsssosIssss}", "repo", repo, "files", (json_int_t)ss.files,
+				     "chunks", (json_int_t)ss.chunks, "bytes", (json_int_t)ss.bytes, "index_bytes",
 				     (json_int_t)ss.db_bytes, "generation", (json_int_t)ss.generation, "head",
-				     head ? head : "", "skipped", skips, "pending", (json_int_t)0));
+				     head ? head : "", "skipped", skips, "pending", (json_int_t)0, "model",
+				     model ? model : "none", "vector_index", vindex ? vindex : ""));
 	} else {
 		printf("repository  %s\n", repo);
 		printf("files       %lld (%.1f MB)\n", (long long)ss.files, (double)ss.bytes / 1e6);
@@ -385,6 +400,7 @@ static int cmd_status(int argc, char **argv)
 		printf("index size  %.1f MB\n", (double)ss.db_bytes / 1e6);
 		printf("generation  %lld\n", (long long)ss.generation);
 		printf("git HEAD    %s\n", head && *head ? head : "(not a git checkout)");
+		printf("vectors     %s%s%s\n", model ? model : "none", vindex ? ", FAISS " : "", vindex ? vindex : "");
 		printf("skipped    ");
 		const char *key;
 		json_t *val;
@@ -394,6 +410,8 @@ static int cmd_status(int argc, char **argv)
 	}
 	base_free(skipped);
 	base_free(head);
+	base_free(model);
+	base_free(vindex);
 	store_close(st);
 	base_free(repo);
 	return API_EXIT_OK;

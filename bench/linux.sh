@@ -12,46 +12,18 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 lode=$(realpath "${1:-$here/../build/lode}")
-work=${LODE_BENCH_DIR:-/tmp/lode-bench}
-src=$work/linux-source-6.1
-mkdir -p "$work" "$here/results"
-
-need=()
-for p in linux-source-6.1 universal-ctags ripgrep time; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need+=("$p")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-fi
-if [ ! -d "$src" ]; then
-  echo "extracting the kernel source into $work ..." >&2
-  tar -xf /usr/src/linux-source-6.1.tar.xz -C "$work"
-fi
-# Debian's packaging appends "/*" and "!/debian/" to the tree's top-level
-# .gitignore, which ignores the whole kernel (git agrees). Drop those two
-# lines so that lode indexes what a kernel checkout would hold.
-sed -i '/^\/\*$/d; /^!\/debian\/$/d' "$src/.gitignore"
+. "$here/lib.sh"
+linux_tree universal-ctags ripgrep
+mkdir -p "$here/results"
 
 files=$(find "$src" -type f | wc -l)
 mbytes=$(du -sm --apparent-size "$src" | cut -f1)
-warm() { find "$src" -type f -print0 | xargs -0 cat > /dev/null; }
-
-# timed NAME CMD...: wall seconds and peak RSS (KiB) into $NAME_s / $NAME_kb
-timed() {
-  local name=$1; shift
-  local log=$work/$name.time
-  /usr/bin/time -f '%e %M' -o "$log" "$@" > "$work/$name.out" 2> "$work/$name.err"
-  read -r secs kb < "$log"
-  printf -v "${name}_s" '%s' "$secs"
-  printf -v "${name}_kb" '%s' "$kb"
-}
-
 warm
 timed ctags ctags -R -f "$work/tags" "$src"
 rm -rf "$src/.lode"
 warm
-timed cold "$lode" index "$src" --json
-timed noop "$lode" index "$src" --json
+timed cold "$lode" index "$src" --model none --json
+timed noop "$lode" index "$src" --model none --json
 lode_files=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["files"]["indexed"])' "$work/cold.out")
 lode_chunks=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["chunks"]["total"])' "$work/cold.out")
 index_mb=$(du -sm "$src/.lode" | cut -f1)

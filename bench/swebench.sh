@@ -25,14 +25,21 @@ cd "$work"
 trees=${SWB_TREES:-/tmp/swebench-dev/trees}
 rm -rf "$trees"/*/.lode
 /usr/bin/python3 prepare.py >/dev/null
-/usr/bin/python3 eval.py --name lode-lexical --quiet \
-  --setup "rm -rf {tree}/.lode; '$lode' index {tree} >/dev/null" \
-  --cmd "'$lode' search --repo {tree} --json -k 50 - < {query_file}"
+# One index per tree (the setup of the first run); each mode then searches it.
+modes=${SWB_MODES:-lexical dense hybrid}
+setup="rm -rf {tree}/.lode; '$lode' index {tree} >/dev/null"
+names=()
+for m in $modes; do
+  /usr/bin/python3 eval.py --name "lode-$m" --quiet --setup "$setup" \
+    --cmd "'$lode' search --repo {tree} --json --files -k 50 --mode $m - < {query_file}"
+  names+=("lode-$m")
+  setup="test -d {tree}/.lode"
+done
 B='/usr/bin/python3 {bench}/baselines.py'
 /usr/bin/python3 eval.py --name xapian-bm25 --quiet --setup "$B xapian-index {tree}" \
   --cmd "$B xapian-search {tree} {query_file}"
 rm -rf "$trees"/*/.lode
 mkdir -p "$here/results"
-for n in lode-lexical xapian-bm25; do
+for n in "${names[@]}" xapian-bm25; do
   cp "results/$n.json" "$here/results/swebench-dev-$n-$(date +%Y%m%d).json"
 done

@@ -26,6 +26,7 @@
 #include "indexer/chunk.h"
 #include "indexer/indexer.h"
 #include "indexer/lang.h"
+#include "indexer/vectors.h"
 #include "indexer/walk.h"
 #include "store/store.h"
 
@@ -127,12 +128,14 @@ struct result {
 	const struct idx_lang *lang;
 	struct base_buf data;
 	struct idx_chunks chunks;
+	float *vecs; /* chunks.c.n vectors, or NULL */
 	struct result *next;
 };
 
 struct pipeline {
 	const char *root;
 	unsigned max_chunk;
+	struct idx_vec *vec; /* NULL: no vectors */
 	struct work *work;
 	size_t nwork;
 	atomic_size_t next;
@@ -152,6 +155,7 @@ static void result_free(struct result *r)
 		return;
 	base_buf_release(&r->data);
 	idx_chunks_release(&r->chunks);
+	base_free(r->vecs);
 	base_free(r);
 }
 
@@ -192,7 +196,11 @@ static void process(struct pipeline *pl, size_t i, struct result *r, TSParser *p
 		r->act = ACT_SKIP;
 		r->skip = IDX_SKIP_UNREADABLE;
 		idx_chunks_release(&r->chunks);
+		return;
 	}
+	/* A file whose chunks cannot be embedded is still indexed lexically. */
+	if (pl->vec && idx__vec_chunks(pl->vec, r->data.data, &r->chunks, &r->vecs, &err))
+		BASE_LOG(BASE_LOG_WARN, "%s: not embedded: %s", w->path, err.msg);
 }
 
 static void *worker(void *arg)
@@ -253,6 +261,8 @@ static struct result *next_result(struct pipeline *pl)
 struct run {
 	const struct idx_options *opts;
 	struct store *st;
+	struct idx_vec *vec;
+	unsigned dim;
 	struct known_map known;
 	BASE_VEC(struct work) work;
 	struct idx_summary *sum;
@@ -270,6 +280,8 @@ static int batch_tick(struct run *run, uint64_t bytes, struct base_err *err)
 		return BASE_OK;
 	run->batch_files = run->batch_bytes = 0;
 	int rc = store_commit(run->st, err);
+	if (!rc && run->vec)
+		rc = idx__vec_maintain(run->vec, run->st, err);
 	return rc ? rc : store_begin(run->st, err);
 }
 
@@ -286,6 +298,7 @@ static int write_put(struct run *run, const struct work *w, const struct result 
 		in[i].kind = c->kind;
 		in[i].symbol = c->symbol ? c->symbol : "";
 		in[i].scope = c->scope ? c->scope : "";
+		in[i].vec = r->vecs ? r->vecs + i * run->dim : NULL;
 	}
 	struct store_file f = { w->path, w->size, w->mtime_ns, w->ino, r->hash, r->lang->name };
 	int rc = store_file_put(run->st, &f, r->data.data, r->data.len, in, n, err);
@@ -346,6 +359,7 @@ static int run_pipeline(struct run *run, struct base_err *err)
 	struct pipeline pl = { 0 };
 	pl.root = run->opts->root;
 	pl.max_chunk = run->opts->max_chunk;
+	pl.vec = run->vec;
 	pl.work = run->work.v;
 	pl.nwork = run->work.n;
 	atomic_init(&pl.next, 0);
@@ -511,6 +525,9 @@ static void remove_index(const char *db)
 		unlink(p);
 		base_free(p);
 	}
+	char *dir = base_strndup(db, strlen(db) - strlen("/index.db"));
+	store_vectors_remove_files(dir);
+	base_free(dir);
 }
 
 static int save_meta(struct run *run, struct base_err *err)
@@ -567,6 +584,12 @@ int idx_index(const struct idx_options *opts, struct idx_summary *sum, struct ba
 		rc = err ? err->code : BASE_E_IO;
 		goto out;
 	}
+	char *spec = idx__model_spec(run.st, opts->model);
+	rc = idx__vec_open(opts->root, spec, opts->vector_factory, run.st, &run.vec, err);
+	base_free(spec);
+	if (rc)
+		goto out;
+	run.dim = run.vec ? idx__vec_dim(run.vec) : 0;
 	rc = store_files_each(run.st, known_collect, &run.known, err);
 	if (rc)
 		goto out;
@@ -593,6 +616,13 @@ int idx_index(const struct idx_options *opts, struct idx_summary *sum, struct ba
 		store_rollback(run.st);
 		goto out;
 	}
+	rc = idx__vec_save(run.vec, run.st, err);
+	if (rc)
+		goto out;
+	snprintf(sum->model, sizeof(sum->model), "%s", run.vec ? idx__vec_model(run.vec) : IDX_MODEL_NONE);
+	struct idx_vec_stats vs = idx__vec_stats(run.vec);
+	sum->embedded = vs.embedded;
+	sum->cached = vs.cached;
 	struct store_stats ss;
 	rc = store_stats(run.st, &ss, err);
 	if (rc)
@@ -605,6 +635,7 @@ out:
 		base_free(run.work.v[i].path);
 	base_vec_release(&run.work);
 	known_release(&run.known);
+	idx__vec_close(run.vec, run.st);
 	store_close(run.st);
 	if (lock >= 0)
 		close(lock);

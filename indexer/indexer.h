@@ -52,6 +52,8 @@ struct idx_options {
 	unsigned max_chunk;      /* 0: IDX_DEFAULT_MAX_CHUNK */
 	unsigned jobs;           /* worker threads; 0: one per core */
 	bool rebuild;            /* drop the existing index first */
+	const char *model;       /* embedder spec ("hash", a .gguf path, "none"); NULL: the index's */
+	const char *vector_factory; /* FAISS factory string or "auto"; NULL: the index's */
 	idx_progress_fn *progress;
 	void *progress_payload;
 };
@@ -67,6 +69,9 @@ struct idx_summary {
 	uint64_t bytes;     /* bytes read and chunked this run */
 	uint64_t files;     /* files in the index after the run */
 	uint64_t total_chunks;
+	uint64_t embedded;  /* chunk vectors computed this run */
+	uint64_t cached;    /* chunk vectors found in the vector cache */
+	char model[96];     /* the embedder's model id, or "none" */
 	uint64_t skipped[IDX_SKIP__COUNT];
 	int64_t generation;
 	uint64_t took_ns;

@@ -2,11 +2,14 @@
  * reader.c: the search entry point (reader.h).
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "embed/embed.h"
 #include "indexer/indexer.h"
 #include "indexer/reader.h"
+#include "indexer/vectors.h"
 
 #include "base/banned.h"
 
@@ -21,6 +24,14 @@ struct idx_reader {
 	size_t npool;
 	uint64_t (*pending_fn)(void *payload);
 	void *pending_payload;
+	/* the dense side, opened at the first dense or hybrid search */
+	pthread_mutex_t vec_mu;
+	bool vec_tried;
+	struct embed *emb;
+	struct store_vcache *cache;
+	struct store_vectors *vectors;
+	bool vectors_shared; /* the writer's, not ours to close */
+	char vec_error[BASE_ERR_MSG];
 };
 
 static const char *const mode_names[] = {
@@ -70,6 +81,7 @@ struct idx_reader *idx_reader_open(const char *root, struct base_err *err)
 	r->root = base_strdup(root);
 	r->db_path = idx_db_path(root);
 	pthread_mutex_init(&r->mu, NULL);
+	pthread_mutex_init(&r->vec_mu, NULL);
 	/* Open one handle now, so that a missing or damaged index is reported
 	 * by open and not by the first search. */
 	struct store *s = store_open(r->db_path, STORE_READ, err);
@@ -87,6 +99,11 @@ void idx_reader_close(struct idx_reader *r)
 		return;
 	for (size_t i = 0; i < r->npool; i++)
 		store_close(r->pool[i]);
+	if (!r->vectors_shared)
+		store_vectors_close(r->vectors);
+	store_vcache_close(r->cache);
+	embed_close(r->emb);
+	pthread_mutex_destroy(&r->vec_mu);
 	pthread_mutex_destroy(&r->mu);
 	base_free(r->db_path);
 	base_free(r->root);
@@ -123,12 +140,66 @@ static void answer_fill(struct idx_reader *r, struct store *s, struct idx_answer
 	pthread_mutex_unlock(&r->mu);
 }
 
+/* store_embed_fn for chunks committed since the vectors were saved. */
+static int embed_docs(void *payload, const char *const *texts, const size_t *lens, size_t n, float *out,
+		      struct base_err *err)
+{
+	return embed_texts(payload, EMBED_DOCUMENT, texts, lens, n, out, err);
+}
+
+/*
+ * The embedder and vectors of the index, loaded once. false (with the
+ * reason in r->vec_error) when the index has none.
+ */
+static bool vectors_ready(struct idx_reader *r, struct store *s)
+{
+	pthread_mutex_lock(&r->vec_mu);
+	if (r->vec_tried) {
+		bool ok = r->vectors != NULL;
+		pthread_mutex_unlock(&r->vec_mu);
+		return ok;
+	}
+	r->vec_tried = true;
+	struct base_err err = { 0, "" };
+	char *spec = idx__model_spec(s, NULL);
+	if (strcmp(spec, IDX_MODEL_NONE) == 0) {
+		snprintf(r->vec_error, sizeof(r->vec_error), "the index was built without vectors (--model none)");
+		goto out;
+	}
+	struct embed_options eo = { .spec = spec };
+	r->emb = embed_open(&eo, &err);
+	if (!r->emb)
+		goto fail;
+	if (!r->vectors) {
+		char *dir = idx_dir(r->root);
+		r->cache = store_vcache_open(NULL, embed_model_id(r->emb), embed_dim(r->emb), NULL);
+		struct store_vectors_options vo = {
+			.dir = dir,
+			.model_id = embed_model_id(r->emb),
+			.dim = embed_dim(r->emb),
+			.cache = r->cache,
+			.embed = embed_docs,
+			.embed_payload = r->emb,
+		};
+		r->vectors = store_vectors_open(s, &vo, &err);
+		base_free(dir);
+	}
+	if (r->vectors)
+		goto out;
+fail:
+	snprintf(r->vec_error, sizeof(r->vec_error), "%s", err.msg);
+	BASE_LOG(BASE_LOG_DEBUG, "no vectors: %s", err.msg);
+out:
+	base_free(spec);
+	bool ok = r->vectors != NULL;
+	pthread_mutex_unlock(&r->vec_mu);
+	return ok;
+}
+
 int idx_search(struct idx_reader *r, const struct idx_query *q, struct store_hits *out,
 	       struct idx_answer *ans, struct base_err *err)
 {
 	uint64_t t0 = base_now_ns();
-	if (q->mode == IDX_MODE_DENSE)
-		return base_err_set(err, BASE_E_UNSUPPORTED, "this index has no vectors yet; use --mode lexical");
 	struct store *s = take_store(r, err);
 	if (!s)
 		return err ? err->code : BASE_E_IO;
@@ -136,10 +207,42 @@ int idx_search(struct idx_reader *r, const struct idx_query *q, struct store_hit
 		.text = q->text, .text_len = q->len, .k = q->k,
 		.langs = q->langs, .nlangs = q->nlangs, .globs = q->globs, .nglobs = q->nglobs,
 	};
-	int rc = store_search_lexical(s, &sq, out, err);
+	size_t k = q->k ? BASE_MIN(q->k, (size_t)1000) : 10;
+	enum idx_mode mode = q->mode;
+	if (mode != IDX_MODE_LEXICAL && !vectors_ready(r, s)) {
+		if (mode == IDX_MODE_DENSE) {
+			give_store(r, s);
+			return base_err_set(err, BASE_E_UNSUPPORTED, "dense search: %s", r->vec_error);
+		}
+		mode = IDX_MODE_LEXICAL;
+	}
+	int rc = BASE_OK;
+	float *qvec = NULL;
+	if (mode != IDX_MODE_LEXICAL) {
+		size_t len = q->len ? q->len : strlen(q->text);
+		qvec = base_malloc(embed_dim(r->emb) * sizeof(*qvec));
+		rc = embed_texts(r->emb, EMBED_QUERY, &q->text, &len, 1, qvec, err);
+	}
+	if (rc) {
+		/* nothing */
+	} else if (mode == IDX_MODE_HYBRID) {
+		rc = store_search_hybrid(s, r->vectors, &sq, qvec, NULL, q->files, out, err);
+	} else {
+		size_t first = out->n;
+		if (q->files)
+			sq.k = BASE_MAX(store_fusion_default.depth, 4 * k);
+		rc = mode == IDX_MODE_DENSE ? store_search_dense(s, r->vectors, &sq, qvec, sq.k, out, err)
+					    : store_search_lexical(s, &sq, out, err);
+		if (!rc && q->files) {
+			struct store_hits part = { out->v + first, out->n - first, out->n - first };
+			store_hits_by_file(&part, k, NULL);
+			out->n = first + part.n;
+		}
+	}
+	base_free(qvec);
 	if (!rc && ans) {
 		answer_fill(r, s, ans);
-		ans->mode = IDX_MODE_LEXICAL;
+		ans->mode = mode;
 		ans->took_ms = (double)(base_now_ns() - t0) / 1e6;
 	}
 	give_store(r, s);

@@ -260,7 +260,8 @@ static int walk_dir(struct walker *w, int dfd)
 		rc = 0;
 	}
 	w->stats->dirs++;
-	qsort(ents, n, sizeof(*ents), dent_cmp);
+	if (n)
+		qsort(ents, n, sizeof(*ents), dent_cmp);
 	if (idx_ignore_push(w->ig, dirfd(d), w->path.data, w->path.len, which) != BASE_OK)
 		BASE_LOG(BASE_LOG_WARN, "%s: ignore file not loaded", w->path.len ? w->path.data : ".");
 	w->depth++;

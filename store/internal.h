@@ -99,6 +99,7 @@ struct store {
 	size_t filter_lookups; /* STORE_FILTER_LOOKUPS; tests lower it */
 	sqlite3_stmt *stmt[ST__COUNT];
 	struct base_buf head; /* scratch: the FTS head text of one chunk */
+	struct store_vectors *vectors; /* attached by the writer, or NULL */
 };
 
 /* ---- store.c --------------------------------------------------------- */
@@ -113,6 +114,17 @@ int store__exec(struct store *s, const char *sql, struct base_err *err);
 int64_t store__meta_int(struct store *s, const char *key, int64_t def);
 /** The meta key of a counter. */
 const char *store__counter_key(enum store_counter c);
+
+/* ---- vectors.c ------------------------------------------------------- */
+
+/** A chunk put in the open transaction (vec may be NULL: logged). */
+void store__vectors_put(struct store *s, int64_t id, const float *vec);
+/** A chunk dropped in the open transaction. */
+void store__vectors_drop(struct store *s, int64_t id);
+/** The transaction committed: apply its puts and drops to the FAISS index. */
+int store__vectors_commit(struct store *s, struct base_err *err);
+/** The transaction rolled back: forget them. */
+void store__vectors_rollback(struct store *s);
 
 /* ---- schema.c -------------------------------------------------------- */
 
@@ -149,6 +161,8 @@ int store__head_build(struct base_buf *b, const char *path, const char *symbol, 
 
 /* ---- search.c -------------------------------------------------------- */
 
+/** Free the strings of one hit. */
+void store__hit_free(struct store_hit *h);
 /** Register lode_keep(), the search filter, on a connection. */
 int store__search_register(sqlite3 *db);
 

@@ -340,7 +340,7 @@ static char *col_dup(sqlite3_stmt *st, int i)
 	return base_strndup(t ? t : "", t ? (size_t)sqlite3_column_bytes(st, i) : 0);
 }
 
-static void hit_free(struct store_hit *h)
+void store__hit_free(struct store_hit *h)
 {
 	base_free(h->path);
 	base_free(h->lang);
@@ -353,7 +353,7 @@ static void hit_free(struct store_hit *h)
 void store_hits_release(struct store_hits *h)
 {
 	for (size_t i = 0; i < h->n; i++)
-		hit_free(&h->v[i]);
+		store__hit_free(&h->v[i]);
 	base_free(h->v);
 	h->v = NULL;
 	h->n = h->cap = 0;
@@ -710,6 +710,23 @@ out:
 	base_buf_release(&match);
 	terms_release(&t);
 	return rc;
+}
+
+int store_chunks_get(struct store *s, const int64_t *ids, const double *scores, size_t n,
+		     const struct store_query *q, struct store_hits *out, struct base_err *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		size_t before = out->n;
+		int rc = hit_get(s, ids[i], scores ? scores[i] : 0, out, err);
+		if (rc)
+			return rc;
+		if (q && out->n > before && filter_active(q) &&
+		    !file_matches(q, out->v[before].path, out->v[before].lang)) {
+			store__hit_free(&out->v[before]);
+			out->n = before;
+		}
+	}
+	return BASE_OK;
 }
 
 /* ---- a file's chunks ------------------------------------------------- */

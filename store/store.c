@@ -353,6 +353,8 @@ int store_commit(struct store *s, struct base_err *err)
 	}
 	s->in_tx = false;
 	s->cnt_loaded = false;
+	if (s->vectors && store__vectors_commit(s, err))
+		BASE_LOG(BASE_LOG_WARN, "%s: the vector index will be reconciled: %s", s->path, err ? err->msg : "");
 	return BASE_OK;
 }
 
@@ -364,6 +366,8 @@ void store_rollback(struct store *s)
 		if (s->stmt[i])
 			sqlite3_reset(s->stmt[i]);
 	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	if (s->vectors)
+		store__vectors_rollback(s);
 	s->in_tx = false;
 	s->tx_failed = false;
 	s->cnt_loaded = false;

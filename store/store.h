@@ -90,7 +90,14 @@ struct store_chunk_in {
 	const char *kind;
 	const char *symbol; /* "" when none */
 	const char *scope;  /* "" when top level */
+	const float *vec;   /* its embedding (the attached vectors' dim), or NULL */
 };
+
+/* Bytes of a chunk content hash. */
+#define STORE_HASH_BYTES 16
+
+/** The content hash of a chunk's text (XXH3-128, canonical byte order). */
+void store_chunk_hash(const char *text, size_t len, uint8_t out[STORE_HASH_BYTES]);
 
 /**
  * Replace everything stored for `f->path` (row, chunks, FTS rows) with `f`
@@ -187,5 +194,154 @@ struct store_stats {
 
 /** Counts for `lode status`; exact, so they scan (milliseconds per 1M chunks). */
 int store_stats(struct store *s, struct store_stats *out, struct base_err *err);
+
+/**
+ * Hits for chunk ids (with the given scores), in the given order; ids no
+ * longer in the index are skipped, and so are chunks the query's language
+ * and path filters (when q is not NULL) do not keep.
+ */
+int store_chunks_get(struct store *s, const int64_t *ids, const double *scores, size_t n,
+		     const struct store_query *q, struct store_hits *out, struct base_err *err);
+
+/* ------------------------------------------------------------------------
+ * Vector cache (vcache.c): chunk embeddings by (model id, content hash),
+ * shared by every index of a user ($XDG_CACHE_HOME/lode/vectors.db): a
+ * chunk ever embedded with a model is never embedded again, whatever file,
+ * branch or worktree it appears in. Thread-safe.
+ * ------------------------------------------------------------------------ */
+
+struct store_vcache;
+
+struct store_vcache_stats {
+	uint64_t hits, misses, puts;
+};
+
+/** The default cache file (heap string), or NULL without HOME/XDG_CACHE_HOME. */
+char *store_vcache_default_path(void);
+/** Open (creating) the cache at `path` (NULL: the default) for one model. */
+struct store_vcache *store_vcache_open(const char *path, const char *model_id, unsigned dim, struct base_err *err);
+/** Flush and close; store_vcache_close(NULL) is a no-op. */
+void store_vcache_close(struct store_vcache *c);
+/**
+ * Look up n hashes (n * STORE_HASH_BYTES bytes); found vectors go to
+ * out[i * dim], found[i] says which.
+ */
+int store_vcache_get(struct store_vcache *c, const uint8_t *hashes, size_t n, float *out, bool *found,
+		     struct base_err *err);
+/** Remember n vectors. Failing to cache (another process busy) is not an error. */
+int store_vcache_put(struct store_vcache *c, const uint8_t *hashes, const float *vecs, size_t n,
+		     struct base_err *err);
+/** Commit what was put so far (also done on close). */
+void store_vcache_flush(struct store_vcache *c);
+struct store_vcache_stats store_vcache_stats(struct store_vcache *c);
+/**
+ * Round vectors through IEEE half precision, as the cache stores them.
+ * Vectors are rounded before they enter an index, so one read back from
+ * the cache is bit-identical to one computed fresh.
+ */
+void store_vec_round(float *v, size_t n);
+
+/* ------------------------------------------------------------------------
+ * Vectors (vectors.c): the chunk embeddings of one index as a FAISS index
+ * in RAM, kept equal to SQLite's chunks.
+ *
+ * SQLite is the truth. The FAISS index is saved atomically as
+ * .lode/vectors.<seq>.faiss, where every chunk with a sequence number below
+ * <seq> was committed before the save. A reader loads the newest file and
+ * adds the chunks committed since (their vectors from the cache, or
+ * embedded again); chunks deleted since are dropped when hits are resolved
+ * through SQLite. A writer reconciles fully on open: ids in the file but not
+ * in SQLite are removed, missing ones added. So a crash at any point (after
+ * a commit, before a save) never makes search return deleted chunks or miss
+ * live ones.
+ *
+ * Attached to the writer's store handle (store_attach_vectors), the chunks
+ * put and the chunks dropped in a transaction enter or leave the FAISS
+ * index when it commits, and never when it rolls back.
+ *
+ * Threads: searches may run from any number of threads while the writer
+ * commits (a read-write lock inside).
+ * ------------------------------------------------------------------------ */
+
+struct store_vectors;
+
+/** Embed texts for vectors missing from the cache (see embed/embed.h). */
+typedef int store_embed_fn(void *payload, const char *const *texts, const size_t *lens, size_t n, float *out,
+			   struct base_err *err);
+
+struct store_vectors_options {
+	const char *dir;      /* the index directory, <repo>/.lode */
+	const char *model_id; /* must match the index's; another id rebuilds (writer) */
+	unsigned dim;
+	const char *factory;  /* FAISS factory string; NULL or "auto": by size */
+	struct store_vcache *cache; /* may be NULL */
+	store_embed_fn *embed;      /* for vectors the cache lacks */
+	void *embed_payload;
+	bool writer;          /* reconcile fully and keep the index equal to SQLite */
+};
+
+struct store_vectors_stats {
+	uint64_t count;       /* vectors in the index */
+	uint64_t bytes;       /* RAM they hold */
+	uint64_t embedded;    /* vectors computed by open/maintain (cache misses) */
+	uint64_t added, removed; /* by open's reconciliation */
+	char factory[64];
+};
+
+/** Load (or build) the vectors of the index `s` belongs to. */
+struct store_vectors *store_vectors_open(struct store *s, const struct store_vectors_options *o,
+					 struct base_err *err);
+void store_vectors_close(struct store_vectors *v);
+/** Attach to the writer's handle (NULL detaches). */
+void store_attach_vectors(struct store *s, struct store_vectors *v);
+/**
+ * Keep the index type right for its size: flat while small, IVF-SQ8 when
+ * large, retrained as it grows (rebuilt from the cache when it changes).
+ * Call outside a transaction.
+ */
+int store_vectors_maintain(struct store_vectors *v, struct store *s, struct base_err *err);
+/** Maintain, then save atomically when anything changed since the last save. */
+int store_vectors_save(struct store_vectors *v, struct store *s, struct base_err *err);
+/**
+ * The k nearest chunks to one query vector (inner product), best first;
+ * *n gets how many were found. Chunks deleted since the last save may be
+ * among them: resolve hits with store_chunks_get.
+ */
+int store_vectors_search(struct store_vectors *v, const float *q, size_t k, int64_t *ids, float *scores,
+			 size_t *n, struct base_err *err);
+struct store_vectors_stats store_vectors_stats(struct store_vectors *v);
+/** Remove every saved vector file from an index directory (for a rebuild). */
+void store_vectors_remove_files(const char *dir);
+
+/* ------------------------------------------------------------------------
+ * Hybrid search (hybrid.c)
+ * ------------------------------------------------------------------------ */
+
+/** How lexical and dense results are fused and re-ranked. */
+struct store_fusion {
+	double w_lexical, w_dense; /* reciprocal-rank-fusion weights */
+	double rrf_k;              /* RRF constant: w / (rrf_k + rank) */
+	size_t depth;              /* results taken from each list */
+	double w_symbol;           /* the chunk defines a name the query mentions */
+	double w_path;             /* the query names the chunk's file */
+	double file_rest;          /* per-file: best + file_rest * min(rest, best) */
+	double aside;              /* factor for tests, docs, changelogs, vendored code
+				      (1: none) unless the query asks for them */
+};
+
+extern const struct store_fusion store_fusion_default;
+
+/** The k chunks nearest to qvec that pass q's filters (q->text unused). */
+int store_search_dense(struct store *s, struct store_vectors *v, const struct store_query *q, const float *qvec,
+		       size_t k, struct store_hits *out, struct base_err *err);
+/**
+ * Lexical and dense results fused (f NULL: the defaults); with `files`,
+ * one hit per file (its best chunk). v or qvec NULL: lexical only, still
+ * re-ranked. Hits appended to out, best first, score = fused score.
+ */
+int store_search_hybrid(struct store *s, struct store_vectors *v, const struct store_query *q, const float *qvec,
+			const struct store_fusion *f, bool files, struct store_hits *out, struct base_err *err);
+/** Group hits (best first) by file as store_search_hybrid does; keep k. */
+int store_hits_by_file(struct store_hits *h, size_t k, const struct store_fusion *f);
 
 #endif /* LODE_STORE_H */

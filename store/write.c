@@ -19,6 +19,13 @@
 
 #include "base/banned.h"
 
+void store_chunk_hash(const char *text, size_t len, uint8_t out[STORE_HASH_BYTES])
+{
+	XXH128_canonical_t h;
+	XXH128_canonicalFromHash(&h, XXH3_128bits(text, len));
+	memcpy(out, h.digest, STORE_HASH_BYTES);
+}
+
 static int64_t now_ns(void)
 {
 	struct timespec ts;
@@ -92,6 +99,8 @@ static int chunks_drop(struct store *s, int64_t id, const char *path, struct bas
 			sqlite3_reset(old);
 			return drc;
 		}
+		if (s->vectors)
+			store__vectors_drop(s, sqlite3_column_int64(old, 0));
 		n++;
 		bytes += ntext;
 	}
@@ -134,8 +143,8 @@ static int chunk_insert(struct store *s, int64_t file_id, const struct store_fil
 	size_t ntext = c->end_byte - c->start_byte;
 	int64_t id = (s->cnt[CNT_CHUNK_SEQ] << STORE_ID_SHIFT) | store__len_class(ntext);
 
-	XXH128_canonical_t hash;
-	XXH128_canonicalFromHash(&hash, XXH3_128bits(text, ntext));
+	uint8_t hash[STORE_HASH_BYTES];
+	store_chunk_hash(text, ntext, hash);
 
 	sqlite3_stmt *st = store__stmt(s, ST_CHUNK_INSERT, err);
 	if (!st)
@@ -149,7 +158,7 @@ static int chunk_insert(struct store *s, int64_t file_id, const struct store_fil
 	sqlite3_bind_text(st, 7, kind, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 8, sym, (int)nsym, SQLITE_STATIC);
 	sqlite3_bind_text(st, 9, scope, (int)nscope, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 10, hash.digest, (int)sizeof(hash.digest), SQLITE_STATIC);
+	sqlite3_bind_blob(st, 10, hash, (int)sizeof(hash), SQLITE_STATIC);
 	sqlite3_bind_blob(st, 11, ntext ? text : "", (int)ntext, SQLITE_STATIC);
 	int rc = step_done(s, st, err, "insert a chunk");
 	if (rc)
@@ -166,6 +175,8 @@ static int chunk_insert(struct store *s, int64_t file_id, const struct store_fil
 	rc = step_done(s, st, err, "index a chunk");
 	if (rc)
 		return rc;
+	if (s->vectors)
+		store__vectors_put(s, id, c->vec);
 	s->cnt[CNT_CHUNK_SEQ]++;
 	s->cnt[CNT_CHUNKS]++;
 	s->cnt[CNT_BODY_BYTES] += (int64_t)ntext;

@@ -186,7 +186,7 @@ static void put_needs_transaction(void)
 	T_OK(store_begin(s, &err));
 	T_EQ_INT(store_begin(s, &err), BASE_E_API);
 	/* Out-of-range chunks are refused before anything is written. */
-	struct store_chunk_in bad = { 0, 99, 1, 1, "block", "", "" };
+	struct store_chunk_in bad = { 0, 99, 1, 1, "block", "", "", NULL };
 	struct store_file f = { "b.txt", 3, 1, 1, 1, "text" };
 	T_EQ_INT(store_file_put(s, &f, "abc", 3, &bad, 1, &err), BASE_E_INVAL);
 	T_OK(put_pieces(s, "a.txt", "text", &p, 1, &err));
@@ -381,8 +381,8 @@ static void binary_text_exact(void)
 	static const char data[] = "abc\0def \xff\xfe invalid\xc3 utf8 zzyzx_marker\n\0tail";
 	size_t len = sizeof(data) - 1;
 	struct store_chunk_in in[2] = {
-		{ 0, 25, 1, 1, "block", "", "" },
-		{ 25, (uint32_t)len, 1, 2, "block", "", "" },
+		{ 0, 25, 1, 1, "block", "", "", NULL },
+		{ 25, (uint32_t)len, 1, 2, "block", "", "", NULL },
 	};
 	struct store_file f = { "bin.dat", len, 1, 1, 1, "text" };
 	T_OK(store_begin(s, &err));

@@ -1,0 +1,362 @@
+/*
+ * hybrid.c: dense search and the fusion of lexical and dense results
+ * (store.h, "Hybrid search").
+ *
+ * Fusion is reciprocal-rank fusion (Cormack, Clarke and Buettcher, SIGIR
+ * 2009): a chunk scores w / (K + rank) in each list it appears in. Ranks,
+ * not scores, so BM25 and cosine need no calibration against each other.
+ * Then light features that matter for code, in the same units (a feature
+ * worth f counts as much as being ranked 1/f-th... see feature_bonus):
+ *
+ *   symbol   the chunk defines a name the query mentions ("parse_header")
+ *   path     the query names the chunk's file (its stem, "http" in net/http.c)
+ *
+ * With --files, chunks are grouped by file: a file scores its best chunk
+ * plus a bounded share of the others, so a file with many weak hits does
+ * not beat one with a strong hit.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/internal.h"
+
+#include "base/banned.h"
+
+const struct store_fusion store_fusion_default = {
+	.w_lexical = 1.0,
+	.w_dense = 1.0,
+	.rrf_k = 60,
+	.depth = 100,
+	.w_symbol = 0.5,
+	.w_path = 0.3,
+	.file_rest = 0.25,
+	.aside = 0.5,
+};
+
+/* Candidates fetched from the vector index per wanted result: chunks deleted
+ * since the last save and chunks the filters drop are skipped. */
+#define DENSE_OVERFETCH 2
+
+int store_search_dense(struct store *s, struct store_vectors *v, const struct store_query *q, const float *qvec,
+		       size_t k, struct store_hits *out, struct base_err *err)
+{
+	size_t want = k * DENSE_OVERFETCH + 16;
+	if (q && (q->nlangs || q->nglobs))
+		want = k * 8 + 64;
+	int64_t *ids = base_malloc(want * sizeof(*ids));
+	float *scores = base_malloc(want * sizeof(*scores));
+	double *dscores = base_malloc(want * sizeof(*dscores));
+	size_t n = 0;
+	int rc = store_vectors_search(v, qvec, want, ids, scores, &n, err);
+	for (size_t i = 0; i < n; i++)
+		dscores[i] = scores[i];
+	size_t before = out->n;
+	if (!rc)
+		rc = store_chunks_get(s, ids, dscores, n, q, out, err);
+	while (!rc && out->n > before + k)
+		store__hit_free(&out->v[--out->n]);
+	base_free(ids);
+	base_free(scores);
+	base_free(dscores);
+	return rc;
+}
+
+/* ---- query words, for the features ----------------------------------- */
+
+struct qwords {
+	char **v;
+	size_t n, cap;
+};
+
+static void qwords_add(struct qwords *qw, const char *s, size_t n)
+{
+	if (n < 3 || n > 64)
+		return;
+	char *low = base_malloc(n + 1);
+	base_ascii_lower(s, n, low);
+	low[n] = '\0';
+	for (size_t i = 0; i < qw->n; i++) {
+		if (strcmp(qw->v[i], low) == 0) {
+			base_free(low);
+			return;
+		}
+	}
+	base_vec_push(qw, low);
+}
+
+static void qwords_build(struct qwords *qw, const char *text, size_t len)
+{
+	size_t pos = 0;
+	struct base_span w;
+	while (base_word_next(text, len, &pos, &w) && qw->n < 256)
+		qwords_add(qw, text + w.off, w.len);
+}
+
+static bool qwords_has(const struct qwords *qw, const char *s, size_t n)
+{
+	char low[65];
+	if (n < 3 || n > 64)
+		return false;
+	base_ascii_lower(s, n, low);
+	low[n] = '\0';
+	for (size_t i = 0; i < qw->n; i++)
+		if (strcmp(qw->v[i], low) == 0)
+			return true;
+	return false;
+}
+
+static void qwords_release(struct qwords *qw)
+{
+	for (size_t i = 0; i < qw->n; i++)
+		base_free(qw->v[i]);
+	base_free(qw->v);
+}
+
+/* The file name without directories and extension. */
+static void path_stem(const char *path, const char **stem, size_t *n)
+{
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	const char *dot = strchr(base, '.');
+	*stem = base;
+	*n = dot && dot > base ? (size_t)(dot - base) : strlen(base);
+}
+
+/* The last name of a symbol: "Store::get" -> "get". */
+static void symbol_name(const char *sym, const char **name, size_t *n)
+{
+	size_t len = strlen(sym), end = len;
+	while (end && !base_is_word_byte((unsigned char)sym[end - 1]))
+		end--;
+	size_t start = end;
+	while (start && base_is_word_byte((unsigned char)sym[start - 1]))
+		start--;
+	*name = sym + start;
+	*n = end - start;
+}
+
+/*
+ * Files that are rarely where a change belongs: tests, documentation,
+ * changelogs, CI and editor configuration (dot directories: .github holds
+ * issue templates, which every bug report quotes), vendored code.
+ */
+static const char *const aside_dirs[] = {
+	"test", "tests", "testing", "spec", "specs", "__tests__", "docs", "doc", "documentation",
+	"examples", "example", "vendor", "third_party", "thirdparty", "node_modules", "benchmarks",
+};
+
+static const char *const aside_names[] = { "changelog", "changes", "news", "history", "authors",
+					   "contributing", "readme", "conftest." };
+
+static const char *const aside_exts[] = { ".md", ".rst", ".txt", ".adoc" };
+
+static bool ieq_prefix(const char *s, size_t n, const char *prefix)
+{
+	size_t pn = strlen(prefix);
+	if (n < pn)
+		return false;
+	for (size_t i = 0; i < pn; i++)
+		if ((s[i] | 0x20) != prefix[i] && s[i] != prefix[i])
+			return false;
+	return true;
+}
+
+static bool name_aside(const char *p)
+{
+	size_t n = strlen(p);
+	if (strncmp(p, "test_", 5) == 0 || strstr(p, "_test.") || strstr(p, ".test.") || strstr(p, ".spec."))
+		return true;
+	for (size_t i = 0; i < BASE_ARRAY_LEN(aside_names); i++)
+		if (ieq_prefix(p, n, aside_names[i]))
+			return true;
+	const char *dot = strrchr(p, '.');
+	for (size_t i = 0; dot && i < BASE_ARRAY_LEN(aside_exts); i++)
+		if (ieq_prefix(dot, strlen(dot), aside_exts[i]) && strlen(dot) == strlen(aside_exts[i]))
+			return true;
+	return false;
+}
+
+static bool path_aside(const char *path)
+{
+	const char *p = path;
+	for (;;) {
+		const char *slash = strchr(p, '/');
+		if (!slash)
+			return name_aside(p);
+		size_t n = (size_t)(slash - p);
+		if (n > 1 && p[0] == '.')
+			return true;
+		for (size_t i = 0; i < BASE_ARRAY_LEN(aside_dirs); i++)
+			if (strlen(aside_dirs[i]) == n && ieq_prefix(p, n, aside_dirs[i]))
+				return true;
+		p = slash + 1;
+	}
+}
+
+/* Does the query ask for tests or docs itself? Then nothing is set aside. */
+static bool query_wants_aside(const struct qwords *qw)
+{
+	static const char *const words[] = { "test", "tests", "testing", "unittest", "pytest", "doc", "docs",
+					     "documentation", "changelog", "example", "examples", "readme" };
+	for (size_t i = 0; i < BASE_ARRAY_LEN(words); i++)
+		if (qwords_has(qw, words[i], strlen(words[i])))
+			return true;
+	return false;
+}
+
+static double feature_bonus(const struct store_fusion *f, const struct qwords *qw, const struct store_hit *h)
+{
+	double unit = 1.0 / (f->rrf_k + 1);
+	double b = 0;
+	const char *name;
+	size_t n;
+	symbol_name(h->symbol, &name, &n);
+	if (n && qwords_has(qw, name, n))
+		b += f->w_symbol * unit;
+	path_stem(h->path, &name, &n);
+	if (n && qwords_has(qw, name, n))
+		b += f->w_path * unit;
+	return b;
+}
+
+/* ---- fusion ---------------------------------------------------------- */
+
+struct cand {
+	struct store_hit hit;
+	double score;
+};
+
+static int by_score(const void *pa, const void *pb)
+{
+	const struct cand *a = pa, *b = pb;
+	if (a->score != b->score)
+		return a->score > b->score ? -1 : 1;
+	return a->hit.chunk_id < b->hit.chunk_id ? -1 : a->hit.chunk_id > b->hit.chunk_id;
+}
+
+static int by_path_score(const void *pa, const void *pb)
+{
+	const struct cand *a = pa, *b = pb;
+	int c = strcmp(a->hit.path, b->hit.path);
+	return c ? c : by_score(pa, pb);
+}
+
+/* Add list `l` (best first) to the candidates with weight w. */
+static void fuse_list(struct cand **cv, size_t *cn, struct store_hits *l, double w, const struct store_fusion *f)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		double add = w / (f->rrf_k + (double)i + 1);
+		size_t j;
+		for (j = 0; j < *cn; j++)
+			if ((*cv)[j].hit.chunk_id == l->v[i].chunk_id)
+				break;
+		if (j < *cn) {
+			(*cv)[j].score += add;
+			store__hit_free(&l->v[i]);
+			continue;
+		}
+		(*cv)[*cn].hit = l->v[i];
+		(*cv)[*cn].score = add;
+		(*cn)++;
+	}
+	l->n = 0;
+}
+
+/* One candidate per file: the best chunk, scored max + a bounded share of the rest. */
+static size_t group_files(struct cand *cv, size_t n, const struct store_fusion *f)
+{
+	qsort(cv, n, sizeof(*cv), by_path_score);
+	size_t out = 0;
+	for (size_t i = 0; i < n;) {
+		size_t j = i + 1;
+		double rest = 0;
+		while (j < n && strcmp(cv[j].hit.path, cv[i].hit.path) == 0) {
+			rest += cv[j].score;
+			store__hit_free(&cv[j].hit);
+			j++;
+		}
+		struct cand best = cv[i];
+		best.score += f->file_rest * BASE_MIN(rest, best.score);
+		cv[out++] = best;
+		i = j;
+	}
+	return out;
+}
+
+int store_hits_by_file(struct store_hits *h, size_t k, const struct store_fusion *f)
+{
+	if (!f)
+		f = &store_fusion_default;
+	struct cand *cv = base_malloc((h->n ? h->n : 1) * sizeof(*cv));
+	size_t cn = h->n;
+	for (size_t i = 0; i < cn; i++) {
+		cv[i].hit = h->v[i];
+		cv[i].score = h->v[i].score;
+	}
+	h->n = 0;
+	cn = group_files(cv, cn, f);
+	qsort(cv, cn, sizeof(*cv), by_score);
+	for (size_t i = 0; i < cn; i++) {
+		if (i < k) {
+			cv[i].hit.score = cv[i].score;
+			h->v[h->n++] = cv[i].hit;
+		} else {
+			store__hit_free(&cv[i].hit);
+		}
+	}
+	base_free(cv);
+	return BASE_OK;
+}
+
+int store_search_hybrid(struct store *s, struct store_vectors *v, const struct store_query *q, const float *qvec,
+			const struct store_fusion *f, bool files, struct store_hits *out, struct base_err *err)
+{
+	if (!f)
+		f = &store_fusion_default;
+	size_t k = q->k ? BASE_MIN(q->k, (size_t)1000) : 10;
+	size_t depth = BASE_MAX(f->depth, files ? 4 * k : k);
+	struct store_query lq = *q;
+	lq.k = depth;
+	struct store_hits lex = STORE_HITS_INIT, dense = STORE_HITS_INIT;
+	int rc = store_search_lexical(s, &lq, &lex, err);
+	if (!rc && v && qvec && f->w_dense > 0)
+		rc = store_search_dense(s, v, q, qvec, depth, &dense, err);
+	if (rc) {
+		store_hits_release(&lex);
+		store_hits_release(&dense);
+		return rc;
+	}
+	size_t cap = lex.n + dense.n;
+	struct cand *cv = base_malloc((cap ? cap : 1) * sizeof(*cv));
+	size_t cn = 0;
+	fuse_list(&cv, &cn, &lex, f->w_lexical, f);
+	fuse_list(&cv, &cn, &dense, f->w_dense, f);
+	store_hits_release(&lex);
+	store_hits_release(&dense);
+
+	struct qwords qw = { NULL, 0, 0 };
+	size_t qlen = q->text_len ? q->text_len : (q->text ? strlen(q->text) : 0);
+	qwords_build(&qw, q->text ? q->text : "", BASE_MIN(qlen, BASE_CAP_QUERY));
+	bool aside_ok = query_wants_aside(&qw);
+	for (size_t i = 0; i < cn; i++) {
+		cv[i].score += feature_bonus(f, &qw, &cv[i].hit);
+		if (!aside_ok && path_aside(cv[i].hit.path))
+			cv[i].score *= f->aside;
+	}
+	qwords_release(&qw);
+
+	if (files)
+		cn = group_files(cv, cn, f);
+	qsort(cv, cn, sizeof(*cv), by_score);
+	for (size_t i = 0; i < cn; i++) {
+		if (i < k) {
+			cv[i].hit.score = cv[i].score;
+			base_vec_push(out, cv[i].hit);
+		} else {
+			store__hit_free(&cv[i].hit);
+		}
+	}
+	base_free(cv);
+	return BASE_OK;
+}
