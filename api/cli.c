@@ -31,25 +31,6 @@ static void log_sink(void *payload, enum base_log_level level, const char *msg)
 
 /* ---- lode index ------------------------------------------------------ */
 
-struct progress_state {
-	uint64_t t0;
-	bool shown;
-};
-
-static void show_progress(void *payload, uint64_t done, uint64_t total, uint64_t bytes)
-{
-	struct progress_state *ps = payload;
-	double secs = (double)(base_now_ns() - ps->t0) / 1e9;
-	if (secs < 0.5 && done < total)
-		return;
-	double rate = secs > 0 ? (double)done / secs : 0;
-	double eta = rate > 0 ? (double)(total - done) / rate : 0;
-	fprintf(stderr, "\r\033[Kindexing %llu/%llu files  %.0f files/s  %.1f MB/s  ETA %.0fs",
-		(unsigned long long)done, (unsigned long long)total, rate,
-		secs > 0 ? (double)bytes / 1e6 / secs : 0.0, eta);
-	ps->shown = true;
-}
-
 static const char index_help[] =
 	"usage: lode index [DIR] [--rebuild] [--jobs N] [--max-file-size BYTES]\n"
 	"                  [--max-chunk N] [--model SPEC] [--device auto|cpu|cuda] [--json]\n"
@@ -132,9 +113,9 @@ static int cmd_index(int argc, char **argv)
 	if (!realpath(dir, real))
 		return api__fail(API_EXIT_RUNTIME, "cannot index %s: %s", dir, strerror(errno));
 	o.root = real;
-	struct progress_state ps = { base_now_ns(), false };
+	struct api__progress ps = { base_now_ns(), false };
 	if (isatty(STDERR_FILENO)) {
-		o.progress = show_progress;
+		o.progress = api__show_progress;
 		o.progress_payload = &ps;
 	}
 	struct idx_summary s;
@@ -515,8 +496,9 @@ static const char main_help[] =
 	"  status             what the index holds\n"
 	"  files              indexed files, one a line\n"
 	"  chunks PATH        how one file was chunked\n"
+	"  watch [DIR]        keep the index live as files change\n"
 	"\n"
-	"planned (see DESIGN.md): context, watch, serve, mcp, ask, edit, undo\n"
+	"planned (see DESIGN.md): context, serve, mcp, ask, edit, undo\n"
 	"\n"
 	"'lode COMMAND --help' describes each command. Exit status: 0 ok,\n"
 	"1 usage error, 2 runtime error.\n";
@@ -528,10 +510,10 @@ struct command {
 
 static const struct command commands[] = {
 	{ "index", cmd_index }, { "search", cmd_search }, { "status", cmd_status },
-	{ "files", cmd_files }, { "chunks", cmd_chunks },
+	{ "files", cmd_files }, { "chunks", cmd_chunks }, { "watch", api__cmd_watch },
 };
 
-static const char *const planned[] = { "context", "watch", "serve", "mcp", "ask", "edit", "undo" };
+static const char *const planned[] = { "context", "serve", "mcp", "ask", "edit", "undo" };
 
 int api_main(int argc, char **argv)
 {

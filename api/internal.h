@@ -43,6 +43,16 @@ void api__json_print(json_t *j);
 json_t *api__json_text(const char *s, size_t n);
 /** A search hit as DESIGN.md's JSON object (with byte offsets, score). */
 json_t *api__hit_json(const struct store_hit *h, bool bytes, bool score);
+/** Progress of a long index run on stderr (a TTY); idx_progress_fn. */
+struct api__progress {
+	uint64_t t0;
+	bool shown; /* a line was drawn: clear it with "\r\033[K" */
+};
+void api__show_progress(void *payload, uint64_t done, uint64_t total, uint64_t bytes);
+
+/* Commands in files of their own. */
+int api__cmd_watch(int argc, char **argv);
+
 /**
  * The query from argv[first..] joined by spaces, or from stdin when it is
  * the single argument "-". API_EXIT_OK or an exit code (message printed).

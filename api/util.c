@@ -199,3 +199,18 @@ json_t *api__search_json(const char *query, size_t len, const struct idx_answer 
 	return json_pack("{sosssfsoso}", "query", api__json_text(query, len), "mode", idx_mode_name(ans->mode),
 			 "took_ms", ans->took_ms, "index", index, "results", results);
 }
+
+void api__show_progress(void *payload, uint64_t done, uint64_t total, uint64_t bytes)
+{
+	struct api__progress *ps = payload;
+	double secs = (double)(base_now_ns() - ps->t0) / 1e9;
+	if (secs < 0.5 && done < total)
+		return;
+	double rate = secs > 0 ? (double)done / secs : 0;
+	double eta = rate > 0 ? (double)(total - done) / rate : 0;
+	fprintf(stderr, "\r\033[Kindexing %llu/%llu files  %.0f files/s  %.1f MB/s  ETA %.0fs",
+		(unsigned long long)done, (unsigned long long)total, rate,
+		secs > 0 ? (double)bytes / 1e6 / secs : 0.0, eta);
+	ps->shown = true;
+}
+

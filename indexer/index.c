@@ -507,11 +507,21 @@ static int take_lock(const char *dir, int *fd_out, struct base_err *err)
 		return BASE_E_IO;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-		base_err_set(err, BASE_E_BUSY, "another lode process is writing the index (%s is locked)", path);
+		char pid[32] = "";
+		ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		base_err_set(err, BASE_E_BUSY, "another lode process%s%s%s is writing this index (%s is locked)",
+			     *pid ? " (pid " : "", pid, *pid ? ")" : "", path);
 		base_free(path);
 		close(fd);
 		return BASE_E_BUSY;
 	}
+	/* who holds it, for the message above */
+	char pid[32];
+	int len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len)
+		BASE_LOG(BASE_LOG_DEBUG, "cannot record the pid in %s", path);
 	base_free(path);
 	*fd_out = fd;
 	return BASE_OK;
@@ -530,17 +540,20 @@ static void remove_index(const char *db)
 	base_free(dir);
 }
 
-static int save_meta(struct run *run, struct base_err *err)
+static int save_meta(struct run *run, bool skips_known, struct base_err *err)
 {
-	struct base_buf skips = BASE_BUF_INIT(4096);
-	for (int i = 0; i < IDX_SKIP__COUNT; i++)
-		if (base_buf_addf(&skips, "%s%s=%llu", i ? " " : "", idx_skip_name(i),
-				  (unsigned long long)run->sum->skipped[i]))
-			break;
-	int rc = store_meta_set(run->st, "skipped", skips.data, err);
-	base_buf_release(&skips);
-	if (rc)
-		return rc;
+	int rc = BASE_OK;
+	if (skips_known) {
+		struct base_buf skips = BASE_BUF_INIT(4096);
+		for (int i = 0; i < IDX_SKIP__COUNT; i++)
+			if (base_buf_addf(&skips, "%s%s=%llu", i ? " " : "", idx_skip_name(i),
+					  (unsigned long long)run->sum->skipped[i]))
+				break;
+		rc = store_meta_set(run->st, "skipped", skips.data, err);
+		base_buf_release(&skips);
+		if (rc)
+			return rc;
+	}
 	char *head = idx_git_head(run->opts->root);
 	rc = store_meta_set(run->st, "head", head ? head : "", err);
 	base_free(head);
@@ -553,78 +566,233 @@ static int save_meta(struct run *run, struct base_err *err)
 	return store_meta_set(run->st, "generation", num, err);
 }
 
-int idx_index(const struct idx_options *opts, struct idx_summary *sum, struct base_err *err)
+/* ---- the writer session ------------------------------------------------ */
+
+/* Save the vectors after an update once this many seconds passed since the last save. */
+#define VECTOR_SAVE_EVERY_NS (30 * 1000000000ull)
+
+struct idx_writer {
+	struct idx_options opts;
+	char *root, *dir, *db;
+	int lock;
+	struct store *st;
+	struct idx_vec *vec;
+	unsigned dim;
+	uint64_t saved_ns; /* when the vectors were last saved */
+};
+
+struct idx_writer *idx_writer_open(const struct idx_options *opts, struct base_err *err)
+{
+	struct stat st;
+	if (stat(opts->root, &st) != 0) {
+		base_err_errno(err, BASE_E_NOTFOUND, errno, "cannot index %s", opts->root);
+		return NULL;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		base_err_set(err, BASE_E_INVAL, "cannot index %s: not a directory", opts->root);
+		return NULL;
+	}
+	struct idx_writer *w = base_calloc(1, sizeof(*w));
+	w->opts = *opts;
+	w->root = base_strdup(opts->root);
+	w->opts.root = w->root;
+	w->opts.model = NULL;
+	w->opts.vector_factory = NULL;
+	w->dir = idx_dir(opts->root);
+	w->db = idx_db_path(opts->root);
+	w->lock = -1;
+	w->saved_ns = base_now_ns();
+	int rc = BASE_OK;
+	if (mkdir(w->dir, 0777) != 0 && errno != EEXIST)
+		rc = base_err_errno(err, BASE_E_IO, errno, "cannot create the index directory %s", w->dir);
+	if (!rc)
+		rc = take_lock(w->dir, &w->lock, err);
+	if (!rc) {
+		git_exclude(opts->root);
+		if (opts->rebuild)
+			remove_index(w->db);
+		w->st = store_open(w->db, STORE_WRITE | STORE_CREATE, err);
+		if (!w->st)
+			rc = err ? err->code : BASE_E_IO;
+	}
+	if (!rc) {
+		char *spec = idx__model_spec(w->st, opts->model);
+		rc = idx__vec_open(opts->root, spec, opts->vector_factory, w->st, &w->vec, err);
+		base_free(spec);
+		w->dim = w->vec ? idx__vec_dim(w->vec) : 0;
+	}
+	if (rc) {
+		idx_writer_close(w);
+		return NULL;
+	}
+	return w;
+}
+
+void idx_writer_close(struct idx_writer *w)
+{
+	if (!w)
+		return;
+	if (w->vec && w->st) {
+		struct base_err err;
+		if (idx__vec_save(w->vec, w->st, &err))
+			BASE_LOG(BASE_LOG_WARN, "%s; it will be rebuilt on the next start", err.msg);
+	}
+	idx__vec_close(w->vec, w->st);
+	store_close(w->st);
+	if (w->lock >= 0)
+		close(w->lock);
+	base_free(w->db);
+	base_free(w->dir);
+	base_free(w->root);
+	base_free(w);
+}
+
+const char *idx_writer_root(const struct idx_writer *w)
+{
+	return w->root;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * Sorted, without duplicates or paths inside another one of the set
+ * (a directory covers what is under it). Strings are borrowed.
+ */
+static size_t scopes_normalize(const char **v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_str);
+	size_t out = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (out) {
+			const char *prev = v[out - 1];
+			size_t pl = strlen(prev);
+			if (strcmp(prev, v[i]) == 0 || (strncmp(v[i], prev, pl) == 0 && v[i][pl] == '/'))
+				continue;
+		}
+		v[out++] = v[i];
+	}
+	return out;
+}
+
+/* Chunks per file assumed before an index has any. */
+#define CHUNKS_PER_FILE_GUESS 11
+/* Files processed first, spread over the work, when the vectors train on them. */
+#define SAMPLE_FILES 5000
+
+/*
+ * Before a big first run: let the vector index pick its type for the
+ * expected size; when it must be trained, move a uniform sample of the
+ * files to the front of the work, so that the vectors it trains on come
+ * from the whole tree and not from its first directories.
+ */
+static int plan_vectors(struct idx_writer *w, struct run *run, struct base_err *err)
+{
+	struct store_stats ss;
+	int rc = store_stats(w->st, &ss, err);
+	if (rc)
+		return rc;
+	uint64_t per_file = ss.files ? (uint64_t)(ss.chunks / ss.files) + 1 : CHUNKS_PER_FILE_GUESS;
+	bool sample_first = false;
+	rc = idx__vec_bulk(w->vec, (uint64_t)ss.chunks + run->work.n * per_file, &sample_first, err);
+	size_t n = run->work.n;
+	if (rc || !sample_first || n <= SAMPLE_FILES)
+		return rc;
+	size_t stride = n / SAMPLE_FILES;
+	struct work *order = base_malloc(n * sizeof(*order));
+	size_t k = 0;
+	for (size_t i = 0; i < n; i += stride)
+		order[k++] = run->work.v[i];
+	for (size_t i = 0; i < n; i++)
+		if (i % stride)
+			order[k++] = run->work.v[i];
+	BASE_ASSERT(k == n);
+	memcpy(run->work.v, order, n * sizeof(*order));
+	base_free(order);
+	return BASE_OK;
+}
+
+/*
+ * One update: the whole tree (n == 0) or only `scopes`. The files the
+ * index holds in scope and the files the walk finds there are compared:
+ * new and changed ones go through the workers, vanished or now skipped
+ * ones are deleted.
+ */
+static int writer_run(struct idx_writer *w, const char *const *scopes, size_t n, struct idx_summary *sum,
+		      struct base_err *err)
 {
 	uint64_t t0 = base_now_ns();
 	memset(sum, 0, sizeof(*sum));
-	struct stat st;
-	if (stat(opts->root, &st) != 0)
-		return base_err_errno(err, BASE_E_NOTFOUND, errno, "cannot index %s", opts->root);
-	if (!S_ISDIR(st.st_mode))
-		return base_err_set(err, BASE_E_INVAL, "cannot index %s: not a directory", opts->root);
-
-	char *dir = idx_dir(opts->root);
-	char *db = idx_db_path(opts->root);
-	int lock = -1, rc;
 	struct run run = { 0 };
-	run.opts = opts;
+	run.opts = &w->opts;
 	run.sum = sum;
-	if (mkdir(dir, 0777) != 0 && errno != EEXIST) {
-		rc = base_err_errno(err, BASE_E_IO, errno, "cannot create the index directory %s", dir);
-		goto out;
+	run.st = w->st;
+	run.vec = w->vec;
+	run.dim = w->dim;
+	const char **sc = NULL;
+	int rc = BASE_OK;
+	if (n) {
+		sc = base_malloc(n * sizeof(*sc));
+		memcpy(sc, scopes, n * sizeof(*sc));
+		n = scopes_normalize(sc, n);
+		for (size_t i = 0; i < n && !rc; i++)
+			rc = store_files_under(w->st, sc[i], known_collect, &run.known, err);
+	} else {
+		rc = store_files_each(w->st, known_collect, &run.known, err);
 	}
-	rc = take_lock(dir, &lock, err);
-	if (rc)
-		goto out;
-	git_exclude(opts->root);
-	if (opts->rebuild)
-		remove_index(db);
-	run.st = store_open(db, STORE_WRITE | STORE_CREATE, err);
-	if (!run.st) {
-		rc = err ? err->code : BASE_E_IO;
-		goto out;
-	}
-	char *spec = idx__model_spec(run.st, opts->model);
-	rc = idx__vec_open(opts->root, spec, opts->vector_factory, run.st, &run.vec, err);
-	base_free(spec);
-	if (rc)
-		goto out;
-	run.dim = run.vec ? idx__vec_dim(run.vec) : 0;
-	rc = store_files_each(run.st, known_collect, &run.known, err);
 	if (rc)
 		goto out;
 	known_build(&run.known);
 
-	struct idx_walk_opts wo = { opts->max_file_size ? opts->max_file_size : IDX_DEFAULT_MAX_FILE_SIZE };
+	struct idx_walk_opts wo = { w->opts.max_file_size ? w->opts.max_file_size : IDX_DEFAULT_MAX_FILE_SIZE };
 	struct idx_walk_stats ws;
-	rc = idx_walk(opts->root, &wo, plan_entry, &run, &ws, err);
+	rc = n ? idx_walk_paths(w->root, sc, n, &wo, plan_entry, &run, &ws, err)
+	       : idx_walk(w->root, &wo, plan_entry, &run, &ws, err);
 	if (rc)
 		goto out;
 	memcpy(sum->skipped, ws.skipped, sizeof(sum->skipped));
+	if (w->vec && run.work.n) {
+		rc = plan_vectors(w, &run, err);
+		if (rc)
+			goto out;
+	}
 
-	rc = store_begin(run.st, err);
+	rc = store_begin(w->st, err);
 	if (rc)
 		goto out;
 	rc = run_pipeline(&run, err);
 	if (!rc)
 		rc = delete_unseen(&run, err);
 	if (!rc)
-		rc = save_meta(&run, err);
+		rc = save_meta(&run, n == 0, err);
 	if (!rc)
-		rc = store_commit(run.st, err);
+		rc = store_commit(w->st, err);
 	if (rc) {
-		store_rollback(run.st);
+		store_rollback(w->st);
 		goto out;
 	}
-	rc = idx__vec_save(run.vec, run.st, err);
-	if (rc)
-		goto out;
-	snprintf(sum->model, sizeof(sum->model), "%s", run.vec ? idx__vec_model(run.vec) : IDX_MODEL_NONE);
-	struct idx_vec_stats vs = idx__vec_stats(run.vec);
+	if (w->vec) {
+		/* a whole-tree run saves; updates save now and then (readers in
+		 * other processes add what was committed since the last save) */
+		uint64_t now = base_now_ns();
+		if (n == 0 || now - w->saved_ns > VECTOR_SAVE_EVERY_NS) {
+			rc = idx__vec_save(w->vec, w->st, err);
+			w->saved_ns = now;
+		} else {
+			rc = idx__vec_maintain(w->vec, w->st, err);
+		}
+		if (rc)
+			goto out;
+	}
+	snprintf(sum->model, sizeof(sum->model), "%s", w->vec ? idx__vec_model(w->vec) : IDX_MODEL_NONE);
+	struct idx_vec_stats vs = idx__vec_stats(w->vec);
 	sum->embedded = vs.embedded;
 	sum->cached = vs.cached;
+	idx__vec_stats_reset(w->vec);
 	struct store_stats ss;
-	rc = store_stats(run.st, &ss, err);
+	rc = store_stats(w->st, &ss, err);
 	if (rc)
 		goto out;
 	sum->files = (uint64_t)ss.files;
@@ -635,12 +803,35 @@ out:
 		base_free(run.work.v[i].path);
 	base_vec_release(&run.work);
 	known_release(&run.known);
-	idx__vec_close(run.vec, run.st);
-	store_close(run.st);
-	if (lock >= 0)
-		close(lock);
-	base_free(db);
-	base_free(dir);
+	base_free(sc);
+	sum->took_ns = base_now_ns() - t0;
+	return rc;
+}
+
+int idx_writer_sync(struct idx_writer *w, struct idx_summary *sum, struct base_err *err)
+{
+	return writer_run(w, NULL, 0, sum, err);
+}
+
+int idx_writer_update(struct idx_writer *w, const char *const *paths, size_t n, struct idx_summary *sum,
+		      struct base_err *err)
+{
+	if (n == 0) {
+		memset(sum, 0, sizeof(*sum));
+		return BASE_OK;
+	}
+	return writer_run(w, paths, n, sum, err);
+}
+
+int idx_index(const struct idx_options *opts, struct idx_summary *sum, struct base_err *err)
+{
+	uint64_t t0 = base_now_ns();
+	memset(sum, 0, sizeof(*sum));
+	struct idx_writer *w = idx_writer_open(opts, err);
+	if (!w)
+		return err ? err->code : BASE_E_IO;
+	int rc = idx_writer_sync(w, sum, err);
+	idx_writer_close(w);
 	sum->took_ns = base_now_ns() - t0;
 	return rc;
 }

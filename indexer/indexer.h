@@ -84,9 +84,43 @@ char *idx_db_path(const char *root);
 
 /**
  * Index (or re-index) the repository at opts->root. Creates .lode/ and
- * adds it to .git/info/exclude in a git checkout.
+ * adds it to .git/info/exclude in a git checkout. Equivalent to
+ * idx_writer_open + idx_writer_sync + idx_writer_close.
  */
 int idx_index(const struct idx_options *opts, struct idx_summary *sum, struct base_err *err);
+
+/*
+ * A writer session: the index of one repository held open for updates
+ * (`lode watch`, `lode serve`). It holds the single-writer lock, the
+ * database, the embedder and the vector index. One thread at a time.
+ */
+struct idx_writer;
+
+/**
+ * Open the index of opts->root for writing (creating it). BASE_E_BUSY
+ * when another process holds the lock.
+ */
+struct idx_writer *idx_writer_open(const struct idx_options *opts, struct base_err *err);
+/** Save the vectors if they changed, release the lock, free. NULL is a no-op. */
+void idx_writer_close(struct idx_writer *w);
+/** The repository root. */
+const char *idx_writer_root(const struct idx_writer *w);
+/**
+ * Reconcile the whole tree with the index (walk, stat, hash): what
+ * idx_index does, and what a watcher does at start and after it lost
+ * events.
+ */
+int idx_writer_sync(struct idx_writer *w, struct idx_summary *sum, struct base_err *err);
+/**
+ * Re-examine only `paths` (relative to the root; files or directories;
+ * existing or not): each file is indexed, updated or deleted as a sync
+ * would; a directory is walked with the ignore rules of every directory
+ * above it, and what the index holds under it but the walk did not find
+ * is deleted. Each file's update is atomic; the generation is bumped when
+ * anything changed.
+ */
+int idx_writer_update(struct idx_writer *w, const char *const *paths, size_t n, struct idx_summary *sum,
+		      struct base_err *err);
 
 /**
  * The commit the working tree is at (40 hex digits, heap string), or NULL

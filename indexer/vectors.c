@@ -187,3 +187,17 @@ const char *idx__vec_model(const struct idx_vec *iv)
 {
 	return embed_model_id(iv->emb);
 }
+
+void idx__vec_stats_reset(struct idx_vec *iv)
+{
+	if (iv) {
+		atomic_store(&iv->embedded, 0);
+		atomic_store(&iv->cached, 0);
+	}
+}
+
+int idx__vec_bulk(struct idx_vec *iv, uint64_t expected, bool *sample_first, struct base_err *err)
+{
+	*sample_first = false;
+	return iv ? store_vectors_bulk(iv->vectors, expected, sample_first, err) : BASE_OK;
+}

@@ -41,6 +41,12 @@ int idx__vec_chunks(struct idx_vec *iv, const char *data, const struct idx_chunk
 
 /** The embedder's model id. */
 const char *idx__vec_model(const struct idx_vec *iv);
+/**
+ * A big first run of about `expected` chunks follows: see
+ * store_vectors_bulk. *sample_first: commit a uniform sample first.
+ */
+int idx__vec_bulk(struct idx_vec *iv, uint64_t expected, bool *sample_first, struct base_err *err);
+
 /** Vector dimension. */
 unsigned idx__vec_dim(const struct idx_vec *iv);
 
@@ -55,5 +61,7 @@ struct idx_vec_stats {
 	uint64_t cached;   /* taken from the vector cache */
 };
 struct idx_vec_stats idx__vec_stats(struct idx_vec *iv);
+/** Start counting again (each update reports its own). */
+void idx__vec_stats_reset(struct idx_vec *iv);
 
 #endif /* LODE_INDEXER_VECTORS_H */

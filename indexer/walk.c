@@ -321,6 +321,87 @@ int idx_walk(const char *root, const struct idx_walk_opts *opts, idx_walk_fn *fn
 	return rc;
 }
 
+/* Does the relative path have a .git or .lode component? */
+static bool path_internal(const char *p, size_t n)
+{
+	size_t i = 0;
+	while (i < n) {
+		size_t j = i;
+		while (j < n && p[j] != '/')
+			j++;
+		if (name_is(p + i, j - i, ".git", 4) || name_is(p + i, j - i, ".lode", 5))
+			return true;
+		i = j + 1;
+	}
+	return false;
+}
+
+int idx_walk_paths(const char *root, const char *const *paths, size_t n, const struct idx_walk_opts *opts,
+		   idx_walk_fn *fn, void *payload, struct idx_walk_stats *stats, struct base_err *err)
+{
+	memset(stats, 0, sizeof(*stats));
+	char *real_root = realpath(root, NULL);
+	if (!real_root)
+		return base_err_errno(err, errno == ENOENT ? BASE_E_NOTFOUND : BASE_E_IO, errno, "cannot open %s",
+				      root);
+	struct idx_ignore *ig = idx_ignore_new(real_root, err);
+	if (!ig) {
+		free(real_root);
+		return err ? err->code : BASE_E_NOMEM;
+	}
+	struct walker w = {
+		.ig = ig,
+		.fn = fn,
+		.payload = payload,
+		.stats = stats,
+		.max_size = opts && opts->max_file_size ? opts->max_file_size : IDX_DEFAULT_MAX_FILE_SIZE,
+		.euid = geteuid(),
+	};
+	base_buf_init(&w.path, WALK_MAX_PATH);
+	size_t rootlen = strlen(real_root);
+	int rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		const char *p = paths[i];
+		size_t len = strlen(p);
+		if (!len || len >= WALK_MAX_PATH || p[0] == '/' || path_internal(p, len))
+			continue;
+		const char *slash = strrchr(p, '/');
+		char *parent = slash ? base_strfmt("%s/%.*s", real_root, (int)(slash - p), p) : base_strdup(real_root);
+		/* no symbolic link on the way: the parent resolves to itself */
+		char *rp = realpath(parent, NULL);
+		bool ok = rp && strcmp(rp, parent) == 0 && strncmp(rp, real_root, rootlen) == 0;
+		free(rp);
+		int dfd = ok ? open(parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+		base_free(parent);
+		if (dfd < 0)
+			continue; /* gone, or behind a link: nothing to index there */
+		struct dent e = { slash ? slash + 1 : p, 0, DT_UNKNOWN };
+		e.len = strlen(e.name);
+		struct stat st;
+		if (fstatat(dfd, e.name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+			close(dfd);
+			continue;
+		}
+		if (idx_ignore_check(ig, p, len, S_ISDIR(st.st_mode))) {
+			stats->skipped[IDX_SKIP_IGNORED]++;
+			close(dfd);
+			continue;
+		}
+		base_buf_reset(&w.path);
+		if (base_buf_add(&w.path, p, len) == BASE_OK) {
+			w.depth = 1;
+			for (size_t k = 0; k < len; k++)
+				w.depth += p[k] == '/';
+			rc = walk_entry(&w, dfd, &e);
+		}
+		close(dfd);
+	}
+	base_buf_release(&w.path);
+	idx_ignore_free(ig);
+	free(real_root);
+	return rc;
+}
+
 /* ---- content-based skips ------------------------------------------------ */
 
 /* The rules are documented at idx_content_skip in walk.h. */

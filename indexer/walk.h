@@ -54,6 +54,17 @@ int idx_walk(const char *root, const struct idx_walk_opts *opts, idx_walk_fn *fn
 	     struct idx_walk_stats *stats, struct base_err *err);
 
 /**
+ * Walk only `paths` (relative to `root`): a file is passed to `fn` when
+ * the full walk would pass it; a directory is walked as the full walk
+ * walks it (with the ignore files of every directory above it). Paths
+ * that are missing, ignored, under .git/ or .lode/, or reached through a
+ * symbolic link give nothing. Paths must not overlap (none inside
+ * another), or files are reported twice.
+ */
+int idx_walk_paths(const char *root, const char *const *paths, size_t n, const struct idx_walk_opts *opts,
+		   idx_walk_fn *fn, void *payload, struct idx_walk_stats *stats, struct base_err *err);
+
+/**
  * Decide from a file's content whether to skip it: returns -1 to index it,
  * or IDX_SKIP_BINARY / IDX_SKIP_MINIFIED / IDX_SKIP_GENERATED. Checked in
  * that order:

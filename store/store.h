@@ -129,6 +129,13 @@ typedef int store_file_fn(void *payload, const struct store_file *f);
  * during the callback only.
  */
 int store_files_each(struct store *s, store_file_fn *fn, void *payload, struct base_err *err);
+/** As store_files_each, for `path` itself and every file under the directory `path`. */
+int store_files_under(struct store *s, const char *path, store_file_fn *fn, void *payload, struct base_err *err);
+/**
+ * One file's row into *out, whose path and lang are heap copies (base_free
+ * them). BASE_E_NOTFOUND when not indexed.
+ */
+int store_file_get(struct store *s, const char *path, struct store_file *out, struct base_err *err);
 
 /** Set a key in the meta table (inside or outside a transaction). */
 int store_meta_set(struct store *s, const char *key, const char *value, struct base_err *err);
@@ -300,6 +307,15 @@ void store_attach_vectors(struct store *s, struct store_vectors *v);
  * Call outside a transaction.
  */
 int store_vectors_maintain(struct store_vectors *v, struct store *s, struct base_err *err);
+/**
+ * A bulk load of about `expected` vectors into an empty index follows (a
+ * first index run): choose the index type for that size now. When it
+ * needs training, the first TRAIN_SAMPLE vectors committed wait in memory
+ * and train it (so commit a uniform sample of the files first); the save
+ * trains on what came when fewer did. No-op for a non-empty index.
+ * *training says whether committed vectors now wait for training.
+ */
+int store_vectors_bulk(struct store_vectors *v, uint64_t expected, bool *training, struct base_err *err);
 /** Maintain, then save atomically when anything changed since the last save. */
 int store_vectors_save(struct store_vectors *v, struct store *s, struct base_err *err);
 /**

@@ -3,9 +3,16 @@
  *
  * One SQLite file per user, shared by every repository and worktree:
  *
- *   models(id, name, dim)                 one row per model id
- *   vec(model, hash, v) WITHOUT ROWID     hash = XXH3-128 of the chunk text,
- *                                         v = dim IEEE half floats
+ *   models(id, name, dim)      one row per model id
+ *   vec(id, model, hash, v)    hash = XXH3-128 of the chunk text,
+ *                              v = dim IEEE half floats
+ *   vec_key(model, hash)       the lookup index
+ *
+ * Rows are appended in rowid order and found through the small vec_key
+ * index: content hashes are random, and a table keyed by them would
+ * rewrite a random page of vectors for every insert, where this layout
+ * writes vectors sequentially and keeps the hot index pages in the
+ * connection's cache.
  *
  * Half precision halves the file and loses nothing a cosine ranking can
  * see (relative error 2^-11); vectors are rounded through half before they
@@ -13,12 +20,14 @@
  * bit-identical to the one computed fresh.
  *
  * Writes are grouped: puts accumulate in one transaction committed every
- * VCACHE_BATCH puts and at flush/close. Another process holding the write
+ * VCACHE_BATCH puts (or VCACHE_BATCH_NS after the first) and at
+ * flush/close. Another process holding the write
  * lock past the busy timeout only means those vectors are not cached: the
  * cache is never the source of truth (index.db keeps every chunk's text).
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -27,8 +36,13 @@
 
 #include "base/banned.h"
 
-#define VCACHE_BATCH 4096
+#define VCACHE_BATCH 65536
+#define VCACHE_BATCH_NS (2 * 1000000000ull)
 #define VCACHE_BUSY_MS 2000
+#define VCACHE_CACHE_KIB 65536
+/* The table layout; another one in the file is dropped (it is a cache). */
+#define VCACHE_LAYOUT 2
+#define VCACHE_LAYOUT_STR "2"
 
 struct store_vcache {
 	sqlite3 *db;
@@ -39,6 +53,7 @@ struct store_vcache {
 	sqlite3_stmt *get, *put;
 	bool in_tx;
 	size_t pending;
+	uint64_t tx_start_ns;
 	uint16_t *half; /* scratch: one vector */
 	struct store_vcache_stats stats;
 };
@@ -137,6 +152,17 @@ static void make_parent(const char *path)
 	base_free(dir);
 }
 
+static int layout_version(sqlite3 *db)
+{
+	sqlite3_stmt *st = NULL;
+	int v = 0;
+	if (sqlite3_prepare_v2(db, "SELECT v FROM vec_layout", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
 static int model_id(struct store_vcache *c, const char *name, unsigned dim, struct base_err *err)
 {
 	sqlite3_stmt *st = NULL;
@@ -184,13 +210,29 @@ struct store_vcache *store_vcache_open(const char *path, const char *model, unsi
 				 NULL);
 	if (rc == SQLITE_OK) {
 		sqlite3_busy_timeout(c->db, VCACHE_BUSY_MS);
-		rc = sqlite3_exec(c->db,
-				  "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-				  "CREATE TABLE IF NOT EXISTS models(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
-				  " dim INTEGER NOT NULL);"
-				  "CREATE TABLE IF NOT EXISTS vec(model INTEGER NOT NULL, hash BLOB NOT NULL,"
-				  " v BLOB NOT NULL, PRIMARY KEY(model, hash)) WITHOUT ROWID;",
-				  NULL, NULL, NULL);
+		char sql[640];
+		/* an older layout is dropped: it is only a cache */
+		snprintf(sql, sizeof(sql),
+			 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-%d;"
+			 "BEGIN IMMEDIATE;"
+			 "CREATE TABLE IF NOT EXISTS vec_layout(v INTEGER);"
+			 "COMMIT;",
+			 VCACHE_CACHE_KIB);
+		rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+		if (rc == SQLITE_OK && layout_version(c->db) != VCACHE_LAYOUT)
+			rc = sqlite3_exec(c->db,
+					  "BEGIN IMMEDIATE; DROP TABLE IF EXISTS vec; DROP TABLE IF EXISTS models;"
+					  " DELETE FROM vec_layout; INSERT INTO vec_layout VALUES(" VCACHE_LAYOUT_STR ");"
+					  " COMMIT;",
+					  NULL, NULL, NULL);
+		snprintf(sql, sizeof(sql),
+			 "CREATE TABLE IF NOT EXISTS models(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+			 " dim INTEGER NOT NULL);"
+			 "CREATE TABLE IF NOT EXISTS vec(id INTEGER PRIMARY KEY, model INTEGER NOT NULL,"
+			 " hash BLOB NOT NULL, v BLOB NOT NULL);"
+			 "CREATE UNIQUE INDEX IF NOT EXISTS vec_key ON vec(model, hash);");
+		if (rc == SQLITE_OK)
+			rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
 	}
 	int ret = rc == SQLITE_OK ? model_id(c, model, dim, err) : cache_err(c, rc, err, "open");
 	if (!ret) {
@@ -275,6 +317,7 @@ int store_vcache_put(struct store_vcache *c, const uint8_t *hashes, const float 
 			return BASE_OK;
 		}
 		c->in_tx = true;
+		c->tx_start_ns = base_now_ns();
 	}
 	for (size_t i = 0; i < n; i++) {
 		for (unsigned d = 0; d < c->dim; d++)
@@ -287,7 +330,7 @@ int store_vcache_put(struct store_vcache *c, const uint8_t *hashes, const float 
 		sqlite3_reset(c->put);
 	}
 	c->pending += n;
-	if (c->pending >= VCACHE_BATCH)
+	if (c->pending >= VCACHE_BATCH || base_now_ns() - c->tx_start_ns > VCACHE_BATCH_NS)
 		commit_locked(c);
 	pthread_mutex_unlock(&c->mu);
 	return BASE_OK;

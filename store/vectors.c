@@ -28,6 +28,8 @@
 #define RETRAIN_GROWTH 4
 /* Vectors sampled to train IVF. */
 #define TRAIN_SAMPLE 50000
+/* FAISS's advice: at least this many training vectors per IVF list. */
+#define TRAIN_PER_LIST 39
 
 struct store_vectors {
 	struct store_vindex *vi;
@@ -50,6 +52,12 @@ struct store_vectors {
 	BASE_VEC(int64_t) add_ids;
 	BASE_VEC(float) add_vecs;
 	BASE_VEC(int64_t) del_ids;
+	/* a bulk load into an untrained index: committed vectors wait here
+	 * until there are enough to train on (store_vectors_bulk) */
+	bool training;
+	uint64_t bulk_expected;
+	BASE_VEC(int64_t) train_ids;
+	BASE_VEC(float) train_vecs;
 };
 
 /* ---- files ----------------------------------------------------------- */
@@ -516,6 +524,8 @@ void store_vectors_close(struct store_vectors *v)
 	base_vec_release(&v->add_ids);
 	base_vec_release(&v->add_vecs);
 	base_vec_release(&v->del_ids);
+	base_vec_release(&v->train_ids);
+	base_vec_release(&v->train_vecs);
 	base_free(v->dir);
 	base_free(v->model);
 	base_free(v);
@@ -551,17 +561,107 @@ static void pending_clear(struct store_vectors *v)
 	v->add_ids.n = v->add_vecs.n = v->del_ids.n = 0;
 }
 
+/* Forget buffered training vectors that were dropped (linear: rare). */
+static void train_drop(struct store_vectors *v)
+{
+	size_t out = 0;
+	for (size_t i = 0; i < v->train_ids.n; i++) {
+		bool gone = false;
+		for (size_t j = 0; j < v->del_ids.n && !gone; j++)
+			gone = v->del_ids.v[j] == v->train_ids.v[i];
+		if (gone)
+			continue;
+		v->train_ids.v[out] = v->train_ids.v[i];
+		memmove(v->train_vecs.v + out * v->dim, v->train_vecs.v + i * v->dim, v->dim * sizeof(float));
+		out++;
+	}
+	v->train_ids.n = out;
+	v->train_vecs.n = out * v->dim;
+}
+
+/*
+ * Train the bulk load's index on the buffered vectors and add them. With
+ * too few for the planned lists, fewer lists (or Flat) are used. The
+ * caller holds the write lock.
+ */
+static int train_finish(struct store_vectors *v, struct base_err *err)
+{
+	size_t n = v->train_ids.n;
+	char factory[sizeof(v->built)];
+	size_t nlist = 0;
+	if (sscanf(v->built, "IVF%zu", &nlist) == 1 && n < nlist * TRAIN_PER_LIST) {
+		while (nlist > 16 && n < nlist * TRAIN_PER_LIST)
+			nlist /= 2;
+		if (n < nlist * TRAIN_PER_LIST)
+			snprintf(factory, sizeof(factory), "Flat");
+		else
+			snprintf(factory, sizeof(factory), "IVF%zu,SQ8", nlist);
+		struct store_vindex *vi = store_vindex_new(v->dim, factory, err);
+		if (!vi)
+			return err ? err->code : BASE_E_INVAL;
+		store_vindex_free(v->vi);
+		v->vi = vi;
+		memcpy(v->built, factory, sizeof(factory));
+	}
+	int rc = BASE_OK;
+	if (store_vindex_needs_training(v->vi))
+		rc = store_vindex_train(v->vi, v->train_vecs.v, n, err);
+	if (!rc)
+		rc = store_vindex_add(v->vi, v->train_ids.v, v->train_vecs.v, n, err);
+	/* trained for the expected size, not for the sample it saw */
+	v->trained_at = v->bulk_expected > n ? v->bulk_expected : n;
+	v->training = false;
+	v->dirty = true;
+	base_vec_release(&v->train_ids);
+	base_vec_release(&v->train_vecs);
+	return rc;
+}
+
+int store_vectors_bulk(struct store_vectors *v, uint64_t expected, bool *training, struct base_err *err)
+{
+	*training = v->training;
+	if (!v->writer || v->training || store_vindex_count(v->vi) != 0)
+		return BASE_OK;
+	char want[sizeof(v->built)];
+	target_factory(v, expected, want, sizeof(want));
+	if (strcmp(want, v->built) == 0 && !store_vindex_needs_training(v->vi))
+		return BASE_OK;
+	struct store_vindex *vi = store_vindex_new(v->dim, want, err);
+	if (!vi)
+		return err ? err->code : BASE_E_INVAL;
+	pthread_rwlock_wrlock(&v->lock);
+	store_vindex_free(v->vi);
+	v->vi = vi;
+	memcpy(v->built, want, sizeof(want));
+	v->training = store_vindex_needs_training(vi);
+	*training = v->training;
+	v->bulk_expected = expected;
+	pthread_rwlock_unlock(&v->lock);
+	return BASE_OK;
+}
+
 int store__vectors_commit(struct store *s, struct base_err *err)
 {
 	struct store_vectors *v = s->vectors;
 	int rc = BASE_OK;
 	pthread_rwlock_wrlock(&v->lock);
-	if (v->del_ids.n) {
+	if (v->del_ids.n && v->training)
+		train_drop(v);
+	else if (v->del_ids.n) {
 		size_t removed = 0;
 		rc = store_vindex_remove(v->vi, v->del_ids.v, v->del_ids.n, &removed, err);
 	}
-	if (!rc && v->add_ids.n)
+	if (!rc && v->add_ids.n && v->training) {
+		for (size_t i = 0; i < v->add_ids.n; i++)
+			base_vec_push(&v->train_ids, v->add_ids.v[i]);
+		base_vec_reserve(&v->train_vecs, v->train_vecs.n + v->add_vecs.n);
+		memcpy(v->train_vecs.v + v->train_vecs.n, v->add_vecs.v, v->add_vecs.n * sizeof(float));
+		v->train_vecs.n += v->add_vecs.n;
+		if (v->train_ids.n >= TRAIN_SAMPLE)
+			rc = train_finish(v, err);
+	} else if (!rc && v->add_ids.n) {
 		rc = store_vindex_add(v->vi, v->add_ids.v, v->add_vecs.v, v->add_ids.n, err);
+	}
 	v->dirty |= v->del_ids.n || v->add_ids.n;
 	if (rc)
 		v->stale = true; /* SQLite committed: reconcile before the next save */
@@ -596,6 +696,8 @@ int store_vectors_maintain(struct store_vectors *v, struct store *s, struct base
 	if (!v->writer)
 		return base_err_set(err, BASE_E_API, "store_vectors_maintain: opened for reading");
 	int rc = BASE_OK;
+	if (v->training)
+		return BASE_OK; /* a bulk load is buffering: its save trains */
 	if (v->stale) {
 		pthread_rwlock_wrlock(&v->lock);
 		rc = reconcile(v, s, err);
@@ -609,6 +711,13 @@ int store_vectors_maintain(struct store_vectors *v, struct store *s, struct base
 
 int store_vectors_save(struct store_vectors *v, struct store *s, struct base_err *err)
 {
+	if (v->training) {
+		pthread_rwlock_wrlock(&v->lock);
+		int trc = train_finish(v, err);
+		pthread_rwlock_unlock(&v->lock);
+		if (trc)
+			return trc;
+	}
 	int rc = store_vectors_maintain(v, s, err);
 	if (rc || !v->dirty)
 		return rc;

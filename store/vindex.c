@@ -113,7 +113,7 @@ void store_vindex_auto_factory(size_t n, unsigned dim, char *out, size_t cap)
 		return;
 	}
 	size_t nlist = 1;
-	while (nlist * nlist < 16 * n) /* nlist ~ 4 sqrt(n), a power of two */
+	while (nlist * nlist < n) /* the power of two at or above sqrt(n) */
 		nlist *= 2;
 	snprintf(out, cap, "IVF%zu,SQ8", nlist);
 }
@@ -198,7 +198,8 @@ int store_vindex_ids(const struct store_vindex *v, int64_t **ids, size_t *n, str
 		size_t len = 0;
 		faiss_IndexIDMap_id_map(faiss_IndexIDMap_cast(v->index), &map, &len);
 		BASE_ASSERT(len == total);
-		memcpy(out, map, len * sizeof(*out));
+		if (len)
+			memcpy(out, map, len * sizeof(*out));
 		got = len;
 	}
 	*ids = out;

@@ -39,9 +39,10 @@ void store_vindex_free(struct store_vindex *v);
 
 /**
  * The automatic factory string for n vectors: "Flat" below
- * STORE_VINDEX_FLAT_MAX, else "IVF<nlist>,SQ8" with nlist a power of two
- * near 4 sqrt(n) (lists of ~sqrt(n)/4 vectors; 8-bit codes: a quarter of
- * the RAM of float vectors).
+ * STORE_VINDEX_FLAT_MAX, else "IVF<nlist>,SQ8" with nlist the power of
+ * two at or above sqrt(n): lists of about sqrt(n) vectors, so assigning a
+ * vector (nlist dot products) and scanning nprobe lists cost about the
+ * same; 8-bit codes hold a quarter of the RAM of float vectors.
  */
 void store_vindex_auto_factory(size_t n, unsigned dim, char *out, size_t cap);
 

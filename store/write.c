@@ -315,13 +315,16 @@ int store_file_delete(struct store *s, const char *path, struct base_err *err)
 	return rc;
 }
 
-int store_files_each(struct store *s, store_file_fn *fn, void *payload, struct base_err *err)
+/* Rows of `sql` (path, size, mtime_ns, ino, hash, lang) to fn; ?1 bound to `path` when given. */
+static int files_query(struct store *s, const char *sql, const char *path, store_file_fn *fn, void *payload,
+		       struct base_err *err)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(s->db, "SELECT path, size, mtime_ns, ino, hash, lang FROM files ORDER BY path",
-				    -1, &st, NULL);
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return store__db_err(s, rc, err, "list files");
+	if (path)
+		sqlite3_bind_text(st, 1, path, -1, SQLITE_STATIC);
 	int ret = BASE_OK;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct store_file f;
@@ -337,8 +340,42 @@ int store_files_each(struct store *s, store_file_fn *fn, void *payload, struct b
 		if (ret)
 			break;
 	}
-	if (!ret && rc != SQLITE_DONE)
+	if (!ret && rc != SQLITE_DONE && rc != SQLITE_ROW)
 		ret = store__db_err(s, rc, err, "list files");
 	sqlite3_finalize(st);
 	return ret;
+}
+
+int store_files_each(struct store *s, store_file_fn *fn, void *payload, struct base_err *err)
+{
+	return files_query(s, "SELECT path, size, mtime_ns, ino, hash, lang FROM files ORDER BY path", NULL, fn,
+			   payload, err);
+}
+
+int store_files_under(struct store *s, const char *path, store_file_fn *fn, void *payload, struct base_err *err)
+{
+	/* path itself, or path + "/" <= p < path + "0" ('0' follows '/') */
+	return files_query(s,
+			   "SELECT path, size, mtime_ns, ino, hash, lang FROM files WHERE path = ?1"
+			   " OR (path > ?1 || '/' AND path < ?1 || '0') ORDER BY path",
+			   path, fn, payload, err);
+}
+
+static int copy_file(void *payload, const struct store_file *f)
+{
+	struct store_file *out = payload;
+	*out = *f;
+	out->path = base_strdup(f->path);
+	out->lang = f->lang ? base_strdup(f->lang) : NULL;
+	return 1;
+}
+
+int store_file_get(struct store *s, const char *path, struct store_file *out, struct base_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	int rc = files_query(s, "SELECT path, size, mtime_ns, ino, hash, lang FROM files WHERE path = ?1", path,
+			     copy_file, out, err);
+	if (rc == 1)
+		return BASE_OK;
+	return rc ? rc : base_err_set(err, BASE_E_NOTFOUND, "%s is not in the index", path);
 }

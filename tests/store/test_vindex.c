@@ -150,7 +150,7 @@ static void ivf_sq8_recall(void)
 	store_vindex_auto_factory(n, DIM, factory, sizeof(factory));
 	T_EQ_STR(factory, "Flat");
 	store_vindex_auto_factory(1000000, DIM, factory, sizeof(factory));
-	T_EQ_STR(factory, "IVF4096,SQ8");
+	T_EQ_STR(factory, "IVF1024,SQ8");
 	float *v = clustered(n, 64);
 	int64_t *ids = make_ids(n);
 	struct base_err err = { 0, "" };
