@@ -21,7 +21,6 @@
 
 #include "base/banned.h"
 
-#define LODE_VERSION "0.1.0"
 
 static void log_sink(void *payload, enum base_log_level level, const char *msg)
 {
@@ -492,13 +491,16 @@ static const char main_help[] =
 	"\n"
 	"commands:\n"
 	"  index [DIR]        build or update the index of DIR (default .)\n"
-	"  search QUERY|-     search the index (BM25 over code-aware tokens)\n"
+	"  search QUERY|-     search the index (BM25 and vectors, fused)\n"
 	"  status             what the index holds\n"
 	"  files              indexed files, one a line\n"
 	"  chunks PATH        how one file was chunked\n"
 	"  watch [DIR]        keep the index live as files change\n"
+	"  context QUERY|-    the best code for QUERY, packed into a token budget\n"
+	"  serve [DIR]        HTTP API, MCP and a search page, with a live watcher\n"
+	"  mcp [DIR]          MCP over stdio, for coding agents\n"
 	"\n"
-	"planned (see DESIGN.md): context, serve, mcp, ask, edit, undo\n"
+	"planned (see DESIGN.md): ask, edit, undo\n"
 	"\n"
 	"'lode COMMAND --help' describes each command. Exit status: 0 ok,\n"
 	"1 usage error, 2 runtime error.\n";
@@ -511,9 +513,10 @@ struct command {
 static const struct command commands[] = {
 	{ "index", cmd_index }, { "search", cmd_search }, { "status", cmd_status },
 	{ "files", cmd_files }, { "chunks", cmd_chunks }, { "watch", api__cmd_watch },
+	{ "serve", api__cmd_serve }, { "mcp", api__cmd_mcp }, { "context", api__cmd_context },
 };
 
-static const char *const planned[] = { "context", "serve", "mcp", "ask", "edit", "undo" };
+static const char *const planned[] = { "ask", "edit", "undo" };
 
 int api_main(int argc, char **argv)
 {

@@ -50,8 +50,13 @@ struct api__progress {
 };
 void api__show_progress(void *payload, uint64_t done, uint64_t total, uint64_t bytes);
 
+#define LODE_VERSION "0.2.0"
+
 /* Commands in files of their own. */
 int api__cmd_watch(int argc, char **argv);
+int api__cmd_serve(int argc, char **argv);
+int api__cmd_mcp(int argc, char **argv);
+int api__cmd_context(int argc, char **argv);
 
 /**
  * The query from argv[first..] joined by spaces, or from stdin when it is

@@ -652,6 +652,11 @@ const char *idx_writer_root(const struct idx_writer *w)
 	return w->root;
 }
 
+struct store_vectors *idx_writer_vectors(struct idx_writer *w)
+{
+	return idx__vec_vectors(w->vec);
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);

@@ -105,6 +105,9 @@ struct idx_writer *idx_writer_open(const struct idx_options *opts, struct base_e
 void idx_writer_close(struct idx_writer *w);
 /** The repository root. */
 const char *idx_writer_root(const struct idx_writer *w);
+struct store_vectors;
+/** The vectors the writer keeps (NULL for --model none), for readers of this process. */
+struct store_vectors *idx_writer_vectors(struct idx_writer *w);
 /**
  * Reconcile the whole tree with the index (walk, stat, hash): what
  * idx_index does, and what a watcher does at start and after it lost

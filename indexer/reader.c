@@ -32,6 +32,7 @@ struct idx_reader {
 	struct store_vectors *vectors;
 	bool vectors_shared; /* the writer's, not ours to close */
 	char vec_error[BASE_ERR_MSG];
+	char model[96];
 };
 
 static const char *const mode_names[] = {
@@ -247,6 +248,39 @@ int idx_search(struct idx_reader *r, const struct idx_query *q, struct store_hit
 	}
 	give_store(r, s);
 	return rc;
+}
+
+void idx_reader_answer(struct idx_reader *r, struct idx_answer *ans)
+{
+	memset(ans, 0, sizeof(*ans));
+	struct store *s = take_store(r, NULL);
+	if (!s)
+		return;
+	answer_fill(r, s, ans);
+	give_store(r, s);
+}
+
+const char *idx_reader_model(struct idx_reader *r)
+{
+	pthread_mutex_lock(&r->vec_mu);
+	if (!r->model[0]) {
+		struct store *s = take_store(r, NULL);
+		char *m = s ? store_meta_get(s, "vector_model") : NULL;
+		snprintf(r->model, sizeof(r->model), "%s", m ? m : "none");
+		base_free(m);
+		if (s)
+			give_store(r, s);
+	}
+	pthread_mutex_unlock(&r->vec_mu);
+	return r->model;
+}
+
+void idx_reader_share_vectors(struct idx_reader *r, struct store_vectors *v)
+{
+	pthread_mutex_lock(&r->vec_mu);
+	r->vectors = v;
+	r->vectors_shared = v != NULL;
+	pthread_mutex_unlock(&r->vec_mu);
 }
 
 int idx_reader_file_chunks(struct idx_reader *r, const char *path, struct store_hits *out,

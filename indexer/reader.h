@@ -85,6 +85,19 @@ int idx_reader_file_chunks(struct idx_reader *r, const char *path, struct store_
 /** Counts for status; as store_stats. Thread-safe. */
 int idx_reader_stats(struct idx_reader *r, struct store_stats *out, struct base_err *err);
 
+/** Freshness now (generation, head, pending); ans->mode and took_ms are 0. */
+void idx_reader_answer(struct idx_reader *r, struct idx_answer *ans);
+
+/** The model id of the index's vectors, or "none". The string lives as long as r. */
+const char *idx_reader_model(struct idx_reader *r);
+
+/**
+ * Search the vectors of the writer of this process (lode serve) instead of
+ * loading the saved ones: answers see each committed batch at once. The
+ * vectors must outlive the reader. Call before the first search.
+ */
+void idx_reader_share_vectors(struct idx_reader *r, struct store_vectors *v);
+
 /**
  * Where `pending` comes from: the watcher of this process installs a
  * function returning its count of changes seen and not yet applied.

@@ -201,3 +201,8 @@ int idx__vec_bulk(struct idx_vec *iv, uint64_t expected, bool *sample_first, str
 	*sample_first = false;
 	return iv ? store_vectors_bulk(iv->vectors, expected, sample_first, err) : BASE_OK;
 }
+
+struct store_vectors *idx__vec_vectors(struct idx_vec *iv)
+{
+	return iv ? iv->vectors : NULL;
+}

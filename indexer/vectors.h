@@ -47,6 +47,9 @@ const char *idx__vec_model(const struct idx_vec *iv);
  */
 int idx__vec_bulk(struct idx_vec *iv, uint64_t expected, bool *sample_first, struct base_err *err);
 
+/** The FAISS vectors (NULL when iv is NULL). */
+struct store_vectors *idx__vec_vectors(struct idx_vec *iv);
+
 /** Vector dimension. */
 unsigned idx__vec_dim(const struct idx_vec *iv);
 

@@ -350,6 +350,11 @@ void store__hit_free(struct store_hit *h)
 	base_free(h->text);
 }
 
+void store_hit_release(struct store_hit *h)
+{
+	store__hit_free(h);
+}
+
 void store_hits_release(struct store_hits *h)
 {
 	for (size_t i = 0; i < h->n; i++)

@@ -163,6 +163,8 @@ struct store_hits {
 #define STORE_HITS_INIT { NULL, 0, 0 }
 
 void store_hits_release(struct store_hits *h);
+/** Free one hit's strings (for hits moved out of a store_hits). */
+void store_hit_release(struct store_hit *h);
 
 struct store_query {
 	const char *text; /* free text: keywords or a pasted bug report */
