@@ -19,7 +19,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 build=$(realpath "${1:-$here/../build}")
 lode=$build/lode
 lat=$build/search_latency
-[ -x "$lat" ] || { echo "configure $build with -DLODE_BENCH=ON and build it" >&2; exit 1; }
+[ -x "$lat" ] && [ -x "$build/vector_recall" ] || { echo "configure $build with -DLODE_BENCH=ON and build it" >&2; exit 1; }
 . "$here/lib.sh"
 linux_tree
 mkdir -p "$here/results"
@@ -79,11 +79,15 @@ while read -r q; do
   cli_ms+=($(( (t1 - t0) / 1000 )))
 done < "$queries"
 
-# exact Flat over the same chunks, from the cache
+# exact Flat over the same chunks (vectors from the cache), then recall@10
+# of the automatic choice against it, for several nprobe
+cp "$src"/.lode/vectors.*.faiss "$work/auto.faiss"
 timed flat "$lode" index "$src" --vectors Flat --json
 flat_file=$(stat -c %s "$src"/.lode/vectors.*.faiss)
-"$lat" "$src" dense "$queries" 3 > "$work/lat-flat.json"
+cp "$src"/.lode/vectors.*.faiss "$work/flat.faiss"
+"$build/vector_recall" "$work/flat.faiss" "$work/auto.faiss" "$queries" 4 8 16 32 64 > "$work/recall.json"
 "$lode" index "$src" --vectors auto > /dev/null
+rm -f "$work/flat.faiss" "$work/auto.faiss"
 
 python3 - "$here/results/dense-$(date +%Y%m%d).json" <<EOF
 import json, statistics, sys
@@ -96,7 +100,8 @@ r = {
   "index_rss_mb": {"lexical_only": $lexical_kb / 1024, "hash_cold_cache": $hash_kb / 1024},
   "hash_run": load("hash.out")["vectors"], "cached_run": load("cached.out")["vectors"],
   "vectors": {"auto_factory": "$auto_factory", "auto_file_bytes": $auto_file, "flat_file_bytes": $flat_file},
-  "latency": {m: load(f"lat-{m}.json") for m in ("lexical", "dense", "hybrid", "flat")},
+  "latency": {m: load(f"lat-{m}.json") for m in ("lexical", "dense", "hybrid")},
+  "recall": load("recall.json"),
   "cli_hybrid_ms": {"p50": cli[len(cli) // 2] / 1000, "p95": cli[int(len(cli) * 0.95)] / 1000},
 }
 json.dump(r, open(sys.argv[1], "w"), indent=2)
@@ -111,7 +116,10 @@ print(f"| peak RSS indexing, MB | {r['index_rss_mb']['hash_cold_cache']:.0f} | l
 print(f"| vector index ({v['auto_factory']}), bytes/chunk on disk | {v['auto_file_bytes']/c:.0f} | Flat {v['flat_file_bytes']/c:.0f} | {v['auto_file_bytes']/v['flat_file_bytes']:.2f} |")
 for m in ("lexical", "dense", "hybrid"):
     print(f"| {m} search in-process p50 / p95, ms | {l[m]['p50_ms']:.1f} / {l[m]['p95_ms']:.1f} | | |")
-print(f"| dense search, Flat, p50 / p95, ms | {l['flat']['p50_ms']:.1f} / {l['flat']['p95_ms']:.1f} | {v['auto_factory']} {l['dense']['p50_ms']:.1f} / {l['dense']['p95_ms']:.1f} | |")
+rc = r["recall"]
+for run in rc["runs"]:
+    print(f"| {rc['approx']} nprobe {run['nprobe']}: recall@10 vs exact, search p50 | {run['recall_at_10']:.3f}, {run['p50_ms']:.1f} ms | Flat (exact) {rc['exact_mean_ms']:.1f} ms | |")
+print(f"| vectors in RAM, bytes/chunk | {rc['approx_bytes']/c:.0f} ({rc['approx']}) | Flat {rc['exact_bytes']/c:.0f} | {rc['approx_bytes']/rc['exact_bytes']:.2f} |")
 print(f"| hybrid search via the CLI process p50 / p95, ms | {r['cli_hybrid_ms']['p50']:.0f} / {r['cli_hybrid_ms']['p95']:.0f} | in-process {l['hybrid']['p50_ms']:.1f} | |")
 print(f"| reader RSS after loading, MB (hybrid) | {l['hybrid']['rss_kb']/1024:.0f} | | |")
 EOF

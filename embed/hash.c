@@ -232,7 +232,7 @@ static int hash_texts(struct embed *e, enum embed_role role, const char *const *
 			const struct tf_slot *f = &t.slot[j];
 			if (!f->hash)
 				continue;
-			double w = f->weight * (1.0 + log((double)f->count));
+			double w = f->count == 1 ? f->weight : f->weight * (1.0 + log((double)f->count));
 			uint64_t h = mix64(f->hash);
 			acc[h % dim] += (h >> 63) ? -w : w;
 		}

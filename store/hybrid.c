@@ -319,9 +319,12 @@ int store_search_hybrid(struct store *s, struct store_vectors *v, const struct s
 	struct store_query lq = *q;
 	lq.k = depth;
 	struct store_hits lex = STORE_HITS_INIT, dense = STORE_HITS_INIT;
+	/* candidates without their text: only the winners' is read */
+	s->no_text = true;
 	int rc = store_search_lexical(s, &lq, &lex, err);
 	if (!rc && v && qvec && f->w_dense > 0)
 		rc = store_search_dense(s, v, q, qvec, depth, &dense, err);
+	s->no_text = false;
 	if (rc) {
 		store_hits_release(&lex);
 		store_hits_release(&dense);
@@ -349,6 +352,7 @@ int store_search_hybrid(struct store *s, struct store_vectors *v, const struct s
 	if (files)
 		cn = group_files(cv, cn, f);
 	qsort(cv, cn, sizeof(*cv), by_score);
+	size_t first = out->n;
 	for (size_t i = 0; i < cn; i++) {
 		if (i < k) {
 			cv[i].hit.score = cv[i].score;
@@ -358,5 +362,5 @@ int store_search_hybrid(struct store *s, struct store_vectors *v, const struct s
 		}
 	}
 	base_free(cv);
-	return BASE_OK;
+	return store__hits_text(s, out, first, err);
 }

@@ -83,6 +83,8 @@ enum store_stmt {
 	ST_FILE_INFO,
 	ST_FILE_RANGES,
 	ST_HIT_GET,
+	ST_HIT_META,
+	ST_CHUNK_TEXT,
 	ST__COUNT
 };
 
@@ -100,6 +102,7 @@ struct store {
 	sqlite3_stmt *stmt[ST__COUNT];
 	struct base_buf head; /* scratch: the FTS head text of one chunk */
 	struct store_vectors *vectors; /* attached by the writer, or NULL */
+	bool no_text;                  /* hits without their text (hybrid.c fetches it for the winners) */
 };
 
 /* ---- store.c --------------------------------------------------------- */
@@ -161,6 +164,8 @@ int store__head_build(struct base_buf *b, const char *path, const char *symbol, 
 
 /* ---- search.c -------------------------------------------------------- */
 
+/** Read the text of hits[from..] (fetched without it). */
+int store__hits_text(struct store *s, struct store_hits *h, size_t from, struct base_err *err);
 /** Free the strings of one hit. */
 void store__hit_free(struct store_hit *h);
 /** Register lode_keep(), the search filter, on a connection. */

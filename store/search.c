@@ -395,7 +395,7 @@ static int hit_fill(sqlite3_stmt *st, struct store_hit *h)
 
 static int hit_get(struct store *s, int64_t id, double score, struct store_hits *out, struct base_err *err)
 {
-	sqlite3_stmt *st = store__stmt(s, ST_HIT_GET, err);
+	sqlite3_stmt *st = store__stmt(s, s->no_text ? ST_HIT_META : ST_HIT_GET, err);
 	if (!st)
 		return err ? err->code : BASE_E_DB;
 	sqlite3_bind_int64(st, 1, id);
@@ -715,6 +715,35 @@ out:
 	base_buf_release(&match);
 	terms_release(&t);
 	return rc;
+}
+
+int store__hits_text(struct store *s, struct store_hits *h, size_t from, struct base_err *err)
+{
+	for (size_t i = from; i < h->n; i++) {
+		sqlite3_stmt *st = store__stmt(s, ST_CHUNK_TEXT, err);
+		if (!st)
+			return err ? err->code : BASE_E_DB;
+		sqlite3_bind_int64(st, 1, h->v[i].chunk_id);
+		int rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			size_t n = (size_t)sqlite3_column_bytes(st, 0);
+			char *text = base_trymalloc(n + 1);
+			if (!text) {
+				sqlite3_reset(st);
+				return base_err_set(err, BASE_E_NOMEM, "out of memory reading a chunk");
+			}
+			if (n)
+				memcpy(text, sqlite3_column_blob(st, 0), n);
+			text[n] = '\0';
+			base_free(h->v[i].text);
+			h->v[i].text = text;
+			h->v[i].text_len = n;
+		}
+		sqlite3_reset(st);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return store__db_err(s, rc, err, "read a chunk");
+	}
+	return BASE_OK;
 }
 
 int store_chunks_get(struct store *s, const int64_t *ids, const double *scores, size_t n,

@@ -53,6 +53,10 @@ static const char *const stmt_sql[ST__COUNT] = {
 	[ST_HIT_GET] = "SELECT c.id, f.path, f.lang, c.kind, c.symbol, c.scope, c.start_byte, c.end_byte,"
 		       " c.start_line, c.end_line, c.text FROM chunks c JOIN files f ON f.id = c.file_id"
 		       " WHERE c.id = ?1",
+	[ST_HIT_META] = "SELECT c.id, f.path, f.lang, c.kind, c.symbol, c.scope, c.start_byte, c.end_byte,"
+			" c.start_line, c.end_line, '' FROM chunks c JOIN files f ON f.id = c.file_id"
+			" WHERE c.id = ?1",
+	[ST_CHUNK_TEXT] = "SELECT text FROM chunks WHERE id = ?1",
 };
 
 /* ---- errors ---------------------------------------------------------- */

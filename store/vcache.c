@@ -19,9 +19,10 @@
  * enter any index too (store_vec_round), so a vector read from the cache is
  * bit-identical to the one computed fresh.
  *
- * Writes are grouped: puts accumulate in one transaction committed every
- * VCACHE_BATCH puts (or VCACHE_BATCH_NS after the first) and at
- * flush/close. Another process holding the write
+ * Writes go through a queue to a thread of the cache's own, on a
+ * connection of its own: each time it wakes it inserts everything queued in
+ * one transaction. Lookups use another connection and never wait for a
+ * commit (WAL); a vector still queued is simply not found yet. Another process holding the write
  * lock past the busy timeout only means those vectors are not cached: the
  * cache is never the source of truth (index.db keeps every chunk's text).
  */
@@ -36,8 +37,8 @@
 
 #include "base/banned.h"
 
-#define VCACHE_BATCH 65536
-#define VCACHE_BATCH_NS (2 * 1000000000ull)
+/* Puts queued for the writer thread, at most (beyond: not cached). */
+#define VCACHE_QUEUE_MAX ((size_t)256 << 20)
 #define VCACHE_BUSY_MS 2000
 #define VCACHE_CACHE_KIB 65536
 /* The table layout; another one in the file is dropped (it is a cache). */
@@ -50,10 +51,14 @@ struct store_vcache {
 	int64_t model;
 	unsigned dim;
 	pthread_mutex_t mu;
-	sqlite3_stmt *get, *put;
-	bool in_tx;
-	size_t pending;
-	uint64_t tx_start_ns;
+	sqlite3_stmt *get, *put;  /* get on db (lookups), put on wdb (the writer thread) */
+	sqlite3 *wdb;
+	/* puts wait here for the writer thread: workers never wait on a commit */
+	pthread_mutex_t qmu;
+	pthread_cond_t qcond;
+	struct base_buf queue;    /* entries: hash, then dim half floats */
+	bool writing, stop, started;
+	pthread_t thread;
 	uint16_t *half; /* scratch: one vector */
 	struct store_vcache_stats stats;
 };
@@ -193,6 +198,8 @@ static int model_id(struct store_vcache *c, const char *name, unsigned dim, stru
 	return rc == SQLITE_OK ? BASE_OK : cache_err(c, rc, err, "register the model");
 }
 
+static void *writer(void *arg);
+
 struct store_vcache *store_vcache_open(const char *path, const char *model, unsigned dim, struct base_err *err)
 {
 	char *def = path ? NULL : store_vcache_default_path();
@@ -205,6 +212,9 @@ struct store_vcache *store_vcache_open(const char *path, const char *model, unsi
 	c->dim = dim;
 	c->half = base_malloc(dim * sizeof(*c->half));
 	pthread_mutex_init(&c->mu, NULL);
+	pthread_mutex_init(&c->qmu, NULL);
+	pthread_cond_init(&c->qcond, NULL);
+	base_buf_init(&c->queue, VCACHE_QUEUE_MAX);
 	make_parent(c->path);
 	int rc = sqlite3_open_v2(c->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
 				 NULL);
@@ -238,10 +248,25 @@ struct store_vcache *store_vcache_open(const char *path, const char *model, unsi
 	if (!ret) {
 		rc = sqlite3_prepare_v2(c->db, "SELECT v FROM vec WHERE model = ?1 AND hash = ?2", -1, &c->get, NULL);
 		if (rc == SQLITE_OK)
-			rc = sqlite3_prepare_v2(c->db, "INSERT OR IGNORE INTO vec(model, hash, v) VALUES(?1, ?2, ?3)", -1,
+			rc = sqlite3_open_v2(c->path, &c->wdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+		if (rc == SQLITE_OK) {
+			sqlite3_busy_timeout(c->wdb, VCACHE_BUSY_MS);
+			char pragma[96];
+			snprintf(pragma, sizeof(pragma), "PRAGMA synchronous=NORMAL; PRAGMA cache_size=-%d;",
+				 VCACHE_CACHE_KIB);
+			rc = sqlite3_exec(c->wdb, pragma, NULL, NULL, NULL);
+		}
+		if (rc == SQLITE_OK)
+			rc = sqlite3_prepare_v2(c->wdb, "INSERT OR IGNORE INTO vec(model, hash, v) VALUES(?1, ?2, ?3)", -1,
 						&c->put, NULL);
 		if (rc != SQLITE_OK)
 			ret = cache_err(c, rc, err, "prepare statements");
+	}
+	if (!ret) {
+		if (pthread_create(&c->thread, NULL, writer, c) == 0)
+			c->started = true;
+		else
+			ret = base_err_set(err, BASE_E_NOMEM, "vector cache %s: cannot start its writer", c->path);
 	}
 	if (ret) {
 		store_vcache_close(c);
@@ -250,28 +275,81 @@ struct store_vcache *store_vcache_open(const char *path, const char *model, unsi
 	return c;
 }
 
-static void commit_locked(struct store_vcache *c)
+/* ---- the writer thread --------------------------------------------------- */
+
+/* One queued put: the hash, then dim half floats. */
+static size_t entry_bytes(const struct store_vcache *c)
 {
-	if (!c->in_tx)
+	return STORE_HASH_BYTES + c->dim * sizeof(uint16_t);
+}
+
+/* Insert queued entries in one transaction, on the writer's connection. */
+static void write_batch(struct store_vcache *c, const unsigned char *q, size_t n)
+{
+	if (sqlite3_exec(c->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+		BASE_LOG(BASE_LOG_DEBUG, "vector cache %s busy: %zu vectors not cached", c->path, n);
 		return;
-	if (sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		BASE_LOG(BASE_LOG_DEBUG, "vector cache %s: commit failed: %s", c->path, sqlite3_errmsg(c->db));
-		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 	}
-	c->in_tx = false;
-	c->pending = 0;
+	size_t eb = entry_bytes(c), puts = 0;
+	for (size_t i = 0; i < n; i++) {
+		const unsigned char *e = q + i * eb;
+		sqlite3_bind_int64(c->put, 1, c->model);
+		sqlite3_bind_blob(c->put, 2, e, STORE_HASH_BYTES, SQLITE_STATIC);
+		sqlite3_bind_blob(c->put, 3, e + STORE_HASH_BYTES, (int)(c->dim * sizeof(uint16_t)), SQLITE_STATIC);
+		puts += sqlite3_step(c->put) == SQLITE_DONE;
+		sqlite3_reset(c->put);
+	}
+	if (sqlite3_exec(c->wdb, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		BASE_LOG(BASE_LOG_DEBUG, "vector cache %s: commit failed: %s", c->path, sqlite3_errmsg(c->wdb));
+		sqlite3_exec(c->wdb, "ROLLBACK", NULL, NULL, NULL);
+		puts = 0;
+	}
+	pthread_mutex_lock(&c->mu);
+	c->stats.puts += puts;
+	pthread_mutex_unlock(&c->mu);
+}
+
+static void *writer(void *arg)
+{
+	struct store_vcache *c = arg;
+	pthread_mutex_lock(&c->qmu);
+	for (;;) {
+		while (!c->queue.len && !c->stop)
+			pthread_cond_wait(&c->qcond, &c->qmu);
+		if (!c->queue.len && c->stop)
+			break;
+		struct base_buf batch = c->queue;
+		base_buf_init(&c->queue, VCACHE_QUEUE_MAX);
+		c->writing = true;
+		pthread_mutex_unlock(&c->qmu);
+		write_batch(c, (const unsigned char *)batch.data, batch.len / entry_bytes(c));
+		base_buf_release(&batch);
+		pthread_mutex_lock(&c->qmu);
+		c->writing = false;
+		pthread_cond_broadcast(&c->qcond);
+	}
+	pthread_mutex_unlock(&c->qmu);
+	return NULL;
 }
 
 void store_vcache_close(struct store_vcache *c)
 {
 	if (!c)
 		return;
-	if (c->db) {
-		commit_locked(c);
-		sqlite3_finalize(c->get);
-		sqlite3_finalize(c->put);
-		sqlite3_close_v2(c->db);
+	if (c->started) {
+		pthread_mutex_lock(&c->qmu);
+		c->stop = true;
+		pthread_cond_broadcast(&c->qcond);
+		pthread_mutex_unlock(&c->qmu);
+		pthread_join(c->thread, NULL);
 	}
+	sqlite3_finalize(c->get);
+	sqlite3_finalize(c->put);
+	sqlite3_close_v2(c->db);
+	sqlite3_close_v2(c->wdb);
+	base_buf_release(&c->queue);
+	pthread_cond_destroy(&c->qcond);
+	pthread_mutex_destroy(&c->qmu);
 	pthread_mutex_destroy(&c->mu);
 	base_free(c->half);
 	base_free(c->path);
@@ -309,38 +387,31 @@ int store_vcache_put(struct store_vcache *c, const uint8_t *hashes, const float 
 		     struct base_err *err)
 {
 	(void)err; /* failing to cache is not an error for the caller */
-	pthread_mutex_lock(&c->mu);
-	if (!c->in_tx) {
-		if (sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-			BASE_LOG(BASE_LOG_DEBUG, "vector cache %s busy: %zu vectors not cached", c->path, n);
-			pthread_mutex_unlock(&c->mu);
-			return BASE_OK;
-		}
-		c->in_tx = true;
-		c->tx_start_ns = base_now_ns();
-	}
+	size_t eb = entry_bytes(c);
+	unsigned char *e = base_malloc(n * eb);
 	for (size_t i = 0; i < n; i++) {
-		for (unsigned d = 0; d < c->dim; d++)
-			c->half[d] = half_from_float(vecs[i * c->dim + d]);
-		sqlite3_bind_int64(c->put, 1, c->model);
-		sqlite3_bind_blob(c->put, 2, hashes + i * STORE_HASH_BYTES, STORE_HASH_BYTES, SQLITE_STATIC);
-		sqlite3_bind_blob(c->put, 3, c->half, (int)(c->dim * sizeof(uint16_t)), SQLITE_STATIC);
-		if (sqlite3_step(c->put) == SQLITE_DONE)
-			c->stats.puts++;
-		sqlite3_reset(c->put);
+		memcpy(e + i * eb, hashes + i * STORE_HASH_BYTES, STORE_HASH_BYTES);
+		uint16_t *h = (uint16_t *)(void *)(e + i * eb + STORE_HASH_BYTES);
+		for (unsigned d = 0; d < c->dim; d++) {
+			uint16_t x = half_from_float(vecs[i * c->dim + d]);
+			memcpy(h + d, &x, sizeof(x));
+		}
 	}
-	c->pending += n;
-	if (c->pending >= VCACHE_BATCH || base_now_ns() - c->tx_start_ns > VCACHE_BATCH_NS)
-		commit_locked(c);
-	pthread_mutex_unlock(&c->mu);
+	pthread_mutex_lock(&c->qmu);
+	if (base_buf_add(&c->queue, e, n * eb) != BASE_OK)
+		BASE_LOG(BASE_LOG_DEBUG, "vector cache %s: queue full, %zu vectors not cached", c->path, n);
+	pthread_cond_signal(&c->qcond);
+	pthread_mutex_unlock(&c->qmu);
+	base_free(e);
 	return BASE_OK;
 }
 
 void store_vcache_flush(struct store_vcache *c)
 {
-	pthread_mutex_lock(&c->mu);
-	commit_locked(c);
-	pthread_mutex_unlock(&c->mu);
+	pthread_mutex_lock(&c->qmu);
+	while (c->queue.len || c->writing)
+		pthread_cond_wait(&c->qcond, &c->qmu);
+	pthread_mutex_unlock(&c->qmu);
 }
 
 struct store_vcache_stats store_vcache_stats(struct store_vcache *c)

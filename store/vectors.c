@@ -26,8 +26,8 @@
 #define FILL_BATCH 1024
 /* An IVF index is retrained once it holds this many times its training size. */
 #define RETRAIN_GROWTH 4
-/* Vectors sampled to train IVF. */
-#define TRAIN_SAMPLE 50000
+/* Vectors sampled to train IVF: 78 a list at 256 lists. */
+#define TRAIN_SAMPLE 20000
 /* FAISS's advice: at least this many training vectors per IVF list. */
 #define TRAIN_PER_LIST 39
 
@@ -55,6 +55,7 @@ struct store_vectors {
 	/* a bulk load into an untrained index: committed vectors wait here
 	 * until there are enough to train on (store_vectors_bulk) */
 	bool training;
+	bool bulk;              /* a bulk load runs: no rebuild until its save */
 	uint64_t bulk_expected;
 	BASE_VEC(int64_t) train_ids;
 	BASE_VEC(float) train_vecs;
@@ -301,7 +302,11 @@ static int build_empty(struct store_vectors *v, struct store *s, uint64_t n, str
 	if (!vi)
 		return err ? err->code : BASE_E_INVAL;
 	int rc = BASE_OK;
-	if (store_vindex_needs_training(vi)) {
+	if (store_vindex_needs_training(vi) && n == 0) {
+		/* nothing to train on yet: the first vectors committed will be */
+		v->training = true;
+		v->bulk_expected = 0;
+	} else if (store_vindex_needs_training(vi)) {
 		struct sample sm = { 0 };
 		sm.stride = n > TRAIN_SAMPLE ? n / TRAIN_SAMPLE : 1;
 		/* sample_keep picks the rows, sample_batch takes what it picked */
@@ -635,6 +640,7 @@ int store_vectors_bulk(struct store_vectors *v, uint64_t expected, bool *trainin
 	memcpy(v->built, want, sizeof(want));
 	v->training = store_vindex_needs_training(vi);
 	*training = v->training;
+	v->bulk = true;
 	v->bulk_expected = expected;
 	pthread_rwlock_unlock(&v->lock);
 	return BASE_OK;
@@ -677,18 +683,24 @@ void store__vectors_rollback(struct store *s)
 
 /* ---- keeping it right, saving ------------------------------------------ */
 
-/* Does the index type still suit its size? */
+/*
+ * Does the index type still suit its size? A configured factory is kept
+ * as given. "auto" switches from Flat to IVF at STORE_VINDEX_FLAT_MAX
+ * vectors and back below half of it (so a size near the threshold does not
+ * flip-flop), and retrains IVF once it holds RETRAIN_GROWTH times what it
+ * was trained for (or shrank as much): lists then are too long (or short).
+ * Not asked during a bulk load, which grows from nothing (v->bulk).
+ */
 static bool needs_rebuild(struct store_vectors *v)
 {
+	if (strcmp(v->factory, "auto") != 0)
+		return strcmp(v->factory, v->built) != 0;
 	uint64_t n = store_vindex_count(v->vi);
-	char want[sizeof(v->built)], half[sizeof(v->built)];
-	target_factory(v, n, want, sizeof(want));
-	if (strcmp(want, v->built) != 0) {
-		/* hysteresis: back to a smaller type only at half its threshold */
-		target_factory(v, 2 * n, half, sizeof(half));
-		return strcmp(half, v->built) != 0;
-	}
-	return v->trained_at && n > RETRAIN_GROWTH * v->trained_at;
+	if (strncmp(v->built, "IVF", 3) != 0)
+		return n >= STORE_VINDEX_FLAT_MAX;
+	if (n < STORE_VINDEX_FLAT_MAX / 2)
+		return true;
+	return v->trained_at && (n > RETRAIN_GROWTH * v->trained_at || n * RETRAIN_GROWTH < v->trained_at);
 }
 
 int store_vectors_maintain(struct store_vectors *v, struct store *s, struct base_err *err)
@@ -696,8 +708,8 @@ int store_vectors_maintain(struct store_vectors *v, struct store *s, struct base
 	if (!v->writer)
 		return base_err_set(err, BASE_E_API, "store_vectors_maintain: opened for reading");
 	int rc = BASE_OK;
-	if (v->training)
-		return BASE_OK; /* a bulk load is buffering: its save trains */
+	if (v->training || v->bulk)
+		return BASE_OK; /* a bulk load runs: its save trains and checks */
 	if (v->stale) {
 		pthread_rwlock_wrlock(&v->lock);
 		rc = reconcile(v, s, err);
@@ -711,6 +723,7 @@ int store_vectors_maintain(struct store_vectors *v, struct store *s, struct base
 
 int store_vectors_save(struct store_vectors *v, struct store *s, struct base_err *err)
 {
+	v->bulk = false;
 	if (v->training) {
 		pthread_rwlock_wrlock(&v->lock);
 		int trc = train_finish(v, err);

@@ -13,8 +13,10 @@
  * not written for hostile input: it leaks or crashes on some), and the
  * header says what the index is without asking FAISS.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +53,35 @@ static int faiss_fail(struct base_err *err, int code, const char *what)
 {
 	const char *msg = faiss_get_last_error();
 	return base_err_set(err, code, "FAISS: cannot %s: %s", what, msg ? msg : "unknown error");
+}
+
+/*
+ * FAISS parallelises with OpenMP and calls BLAS, which may run threads of
+ * its own (OpenBLAS). lode already keeps every core busy with its own
+ * threads (indexing workers, one request per HTTP thread), and idle
+ * OpenMP/OpenBLAS threads spin-wait: on a 2-core machine that cost ~40% of
+ * the indexing time. So each FAISS call runs on the calling thread. The
+ * knobs are looked up at run time: neither library is required to have them.
+ */
+static void (*omp_threads)(int);
+
+static void threads_init(void)
+{
+	void (*blas)(int) = NULL;
+	*(void **)&omp_threads = dlsym(RTLD_DEFAULT, "omp_set_num_threads");
+	*(void **)&blas = dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
+	if (blas)
+		blas(1); /* global */
+}
+
+static pthread_once_t threads_once = PTHREAD_ONCE_INIT;
+
+/* OpenMP's thread count is per calling thread: set it on each call. */
+static void single_threaded(void)
+{
+	pthread_once(&threads_once, threads_init);
+	if (omp_threads)
+		omp_threads(1);
 }
 
 static bool is_hnsw(const char *factory)
@@ -112,8 +143,8 @@ void store_vindex_auto_factory(size_t n, unsigned dim, char *out, size_t cap)
 		snprintf(out, cap, "Flat");
 		return;
 	}
-	size_t nlist = 1;
-	while (nlist * nlist < n) /* the power of two at or above sqrt(n) */
+	size_t nlist = 16;
+	while (nlist * nlist * 16 < n) /* the power of two at or above sqrt(n) / 4 */
 		nlist *= 2;
 	snprintf(out, cap, "IVF%zu,SQ8", nlist);
 }
@@ -130,6 +161,7 @@ bool store_vindex_needs_training(const struct store_vindex *v)
 
 int store_vindex_train(struct store_vindex *v, const float *vecs, size_t n, struct base_err *err)
 {
+	single_threaded();
 	if (faiss_Index_train(v->index, (idx_t)n, vecs) != 0)
 		return faiss_fail(err, BASE_E_INVAL, "train the index");
 	return BASE_OK;
@@ -137,6 +169,7 @@ int store_vindex_train(struct store_vindex *v, const float *vecs, size_t n, stru
 
 int store_vindex_add(struct store_vindex *v, const int64_t *ids, const float *vecs, size_t n, struct base_err *err)
 {
+	single_threaded();
 	if (n && faiss_Index_add_with_ids(v->index, (idx_t)n, vecs, ids) != 0)
 		return faiss_fail(err, BASE_E_INVAL, "add vectors");
 	return BASE_OK;
@@ -149,6 +182,7 @@ int store_vindex_remove(struct store_vindex *v, const int64_t *ids, size_t n, si
 		*removed = 0;
 	if (!n)
 		return BASE_OK;
+	single_threaded();
 	FaissIDSelectorBatch *sel = NULL;
 	if (faiss_IDSelectorBatch_new(&sel, n, ids) != 0)
 		return faiss_fail(err, BASE_E_NOMEM, "select ids");
@@ -216,6 +250,7 @@ void store_vindex_set_nprobe(struct store_vindex *v, size_t nprobe)
 int store_vindex_search(const struct store_vindex *v, const float *queries, size_t nq, size_t k, int64_t *ids,
 			float *scores, struct base_err *err)
 {
+	single_threaded();
 	if (!nq || !k)
 		return BASE_OK;
 	if (faiss_Index_search(v->index, (idx_t)nq, queries, (idx_t)k, scores, ids) != 0)
