@@ -41,12 +41,25 @@ static int collect(void *payload, const struct store_file *f)
 
 static bool found(struct idx_reader *r, const char *marker)
 {
-	struct idx_query q = { .text = marker, .k = 1, .mode = IDX_MODE_LEXICAL };
+	struct idx_query q = { .text = marker, .k = 5, .mode = IDX_MODE_LEXICAL };
 	struct store_hits h = STORE_HITS_INIT;
 	struct base_err err;
-	bool ok = idx_search(r, &q, &h, NULL, &err) == BASE_OK && h.n > 0 && strstr(h.v[0].text, marker);
+	bool ok = false;
+	if (idx_search(r, &q, &h, NULL, &err) == BASE_OK)
+		for (size_t i = 0; i < h.n && !ok; i++)
+			ok = strstr(h.v[i].text, marker) != NULL;
 	store_hits_release(&h);
 	return ok;
+}
+
+/* A word of letters only (digits would split it into parts). */
+static void letters(char *out, unsigned long v)
+{
+	do {
+		*out++ = (char)('a' + v % 26);
+		v /= 26;
+	} while (v);
+	*out = '\0';
 }
 
 static void append(const char *root, const char *rel, const char *line)
@@ -84,8 +97,10 @@ int main(int argc, char **argv)
 	double *ms = malloc((size_t)edits * sizeof(*ms));
 	for (int i = 0; i < edits; i++) {
 		const char *rel = files.v[(size_t)rand() % files.n];
-		char marker[64], line[96];
-		snprintf(marker, sizeof(marker), "lodewatchmarker%dx%ld", i, (long)getpid());
+		char marker[64], line[96], a[16], b[16];
+		letters(a, (unsigned long)i);
+		letters(b, (unsigned long)getpid());
+		snprintf(marker, sizeof(marker), "lodewatchmarker%sq%s", a, b);
 		snprintf(line, sizeof(line), "/* %s */\n", marker);
 		uint64_t t0 = base_now_ns();
 		append(root, rel, line);
