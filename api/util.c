@@ -70,18 +70,26 @@ char *api__find_repo(const char *given)
 	}
 }
 
+/* The repository, or NULL with the message printed and *exit_code set. */
+static char *find_repo_or_fail(const char *repo_opt, int *exit_code)
+{
+	char *repo = api__find_repo(repo_opt);
+	if (repo)
+		return repo;
+	if (repo_opt)
+		*exit_code = api__fail(API_EXIT_RUNTIME, "cannot open repository %s: %s", repo_opt, strerror(errno));
+	else
+		*exit_code = api__fail(API_EXIT_RUNTIME,
+				       "no index found here or above; run 'lode index [DIR]' first or pass --repo DIR");
+	return NULL;
+}
+
 /* Open a repository's index for reading, with a message on failure. */
 struct store *api__open_index(const char *repo_opt, char **repo_out, int *exit_code)
 {
-	char *repo = api__find_repo(repo_opt);
-	if (!repo) {
-		if (repo_opt)
-			*exit_code = api__fail(API_EXIT_RUNTIME, "cannot open repository %s: %s", repo_opt, strerror(errno));
-		else
-			*exit_code = api__fail(API_EXIT_RUNTIME,
-					  "no index found here or above; run 'lode index [DIR]' first or pass --repo DIR");
+	char *repo = find_repo_or_fail(repo_opt, exit_code);
+	if (!repo)
 		return NULL;
-	}
 	char *db = idx_db_path(repo);
 	struct base_err err;
 	struct store *st = store_open(db, STORE_READ, &err);
@@ -168,15 +176,9 @@ int api__read_query(int argc, char **argv, int first, struct base_buf *q)
 
 struct idx_reader *api__open_reader(const char *repo_opt, int *exit_code)
 {
-	char *repo = api__find_repo(repo_opt);
-	if (!repo) {
-		if (repo_opt)
-			*exit_code = api__fail(API_EXIT_RUNTIME, "cannot open repository %s: %s", repo_opt, strerror(errno));
-		else
-			*exit_code = api__fail(API_EXIT_RUNTIME,
-					       "no index found here or above; run 'lode index [DIR]' first or pass --repo DIR");
+	char *repo = find_repo_or_fail(repo_opt, exit_code);
+	if (!repo)
 		return NULL;
-	}
 	struct base_err err;
 	struct idx_reader *r = idx_reader_open(repo, &err);
 	if (!r) {

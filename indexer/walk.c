@@ -164,6 +164,20 @@ static int read_names(DIR *d, struct base_buf *names, struct dent **ents, size_t
 
 static int walk_dir(struct walker *w, int dfd);
 
+static void walker_init(struct walker *w, struct idx_ignore *ig, const struct idx_walk_opts *opts, idx_walk_fn *fn,
+			void *payload, struct idx_walk_stats *stats)
+{
+	*w = (struct walker){
+		.ig = ig,
+		.fn = fn,
+		.payload = payload,
+		.stats = stats,
+		.max_size = opts && opts->max_file_size ? opts->max_file_size : IDX_DEFAULT_MAX_FILE_SIZE,
+		.euid = geteuid(),
+	};
+	base_buf_init(&w->path, WALK_MAX_PATH);
+}
+
 /* One directory entry; w->path holds its relative path. */
 static int walk_entry(struct walker *w, int dfd, const struct dent *e)
 {
@@ -306,15 +320,8 @@ int idx_walk(const char *root, const struct idx_walk_opts *opts, idx_walk_fn *fn
 		close(fd);
 		return err ? err->code : BASE_E_NOMEM;
 	}
-	struct walker w = {
-		.ig = ig,
-		.fn = fn,
-		.payload = payload,
-		.stats = stats,
-		.max_size = opts && opts->max_file_size ? opts->max_file_size : IDX_DEFAULT_MAX_FILE_SIZE,
-		.euid = geteuid(),
-	};
-	base_buf_init(&w.path, WALK_MAX_PATH);
+	struct walker w;
+	walker_init(&w, ig, opts, fn, payload, stats);
 	int rc = walk_dir(&w, fd);
 	base_buf_release(&w.path);
 	idx_ignore_free(ig);
@@ -349,15 +356,8 @@ int idx_walk_paths(const char *root, const char *const *paths, size_t n, const s
 		free(real_root);
 		return err ? err->code : BASE_E_NOMEM;
 	}
-	struct walker w = {
-		.ig = ig,
-		.fn = fn,
-		.payload = payload,
-		.stats = stats,
-		.max_size = opts && opts->max_file_size ? opts->max_file_size : IDX_DEFAULT_MAX_FILE_SIZE,
-		.euid = geteuid(),
-	};
-	base_buf_init(&w.path, WALK_MAX_PATH);
+	struct walker w;
+	walker_init(&w, ig, opts, fn, payload, stats);
 	size_t rootlen = strlen(real_root);
 	int rc = 0;
 	for (size_t i = 0; i < n && rc == 0; i++) {
