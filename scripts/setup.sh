@@ -13,14 +13,16 @@ cd "$(dirname "$0")/.."
 mode=${1:-run}
 jobs=$(nproc 2>/dev/null || echo 2)
 
-# Build tools and the libraries lode links today, plus those the next
-# issues use (FAISS, libmicrohttpd, libcurl, OpenBLAS, utf8proc, PCRE2).
+# Build tools and the libraries lode links (FAISS, libmicrohttpd, libcurl,
+# OpenBLAS), plus those the next issues use (utf8proc, PCRE2). The tests
+# also drive the search page in headless Chromium.
 packages=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libsqlite3-dev libtree-sitter-dev libjansson-dev libxxhash-dev
   libfaiss-dev libmicrohttpd-dev libcurl4-openssl-dev libopenblas-dev
   libutf8proc-dev libpcre2-dev
 )
+[ "$mode" = test ] && packages+=(chromium)
 
 install_deps() {
   local missing=()

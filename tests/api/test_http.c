@@ -571,5 +571,36 @@ static void concurrent(void)
 	cleanup(&s);
 }
 
+/* The search page, run by a real browser: results rendered, linked, highlighted, escaped. */
+static void search_page(void)
+{
+	if (system("command -v chromium >/dev/null 2>&1") != 0)
+		T_SKIP("chromium is not installed (scripts/setup.sh test installs it)");
+	struct server s;
+	make_repo(&s);
+	char path[256];
+	snprintf(path, sizeof(path), "%s/src/xss.c", s.repo);
+	write_file(path, "/* parse header: <script>document.title='pwned'</script> <img src=x onerror=alert(1)> */\n");
+	start(&s, NULL);
+	char dump[160], cmd[1024];
+	snprintf(dump, sizeof(dump), "%s/dom.html", s.dir);
+	snprintf(cmd, sizeof(cmd),
+		 "timeout 60 chromium --headless --disable-gpu --no-sandbox --user-data-dir=%s/chrome "
+		 "--virtual-time-budget=5000 --dump-dom '%s/?q=parse+header&mode=lexical' > %s 2>/dev/null",
+		 s.dir, s.url, dump);
+	sh(cmd);
+	struct base_buf b = BASE_BUF_INIT(BASE_CAP_TEXT);
+	T_OK(base_buf_read_file(&b, dump, NULL));
+	T_TRUE(strstr(b.data, "class=\"loc\"") != NULL);                  /* results rendered */
+	T_TRUE(strstr(b.data, "src/http.c:") != NULL);                      /* path:line */
+	T_TRUE(strstr(b.data, "/v1/file?path=src%2Fhttp.c") != NULL);      /* linked */
+	T_TRUE(strstr(b.data, "<mark>") != NULL);                           /* highlighted */
+	T_TRUE(strstr(b.data, "&lt;script&gt;") != NULL);                   /* escaped, not run */
+	T_TRUE(strstr(b.data, "<img src=\"x\"") == NULL && strstr(b.data, "pwned</title>") == NULL);
+	base_buf_release(&b);
+	T_EQ_INT(stop(&s), 0);
+	cleanup(&s);
+}
+
 T_MAIN(T_ENTRY(routes), T_ENTRY(errors), T_ENTRY(traversal), T_ENTRY(auth), T_ENTRY(mcp_http), T_ENTRY(mcp_stdio),
-       T_ENTRY(concurrent))
+       T_ENTRY(concurrent), T_ENTRY(search_page))
