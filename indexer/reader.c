@@ -227,7 +227,11 @@ int idx_search(struct idx_reader *r, const struct idx_query *q, struct store_hit
 	if (rc) {
 		/* nothing */
 	} else if (mode == IDX_MODE_HYBRID) {
-		rc = store_search_hybrid(s, r->vectors, &sq, qvec, NULL, q->files, out, err);
+		/* a second handle lets the dense half run beside the lexical one */
+		struct store *s2 = take_store(r, NULL);
+		rc = store_search_hybrid(s, s2, r->vectors, &sq, qvec, NULL, q->files, out, err);
+		if (s2)
+			give_store(r, s2);
 	} else {
 		size_t first = out->n;
 		if (q->files)

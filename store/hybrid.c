@@ -16,6 +16,7 @@
  * not beat one with a strong hit.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -309,8 +310,30 @@ int store_hits_by_file(struct store_hits *h, size_t k, const struct store_fusion
 	return BASE_OK;
 }
 
-int store_search_hybrid(struct store *s, struct store_vectors *v, const struct store_query *q, const float *qvec,
-			const struct store_fusion *f, bool files, struct store_hits *out, struct base_err *err)
+/* The dense half of a hybrid search, on a thread of its own. */
+struct dense_job {
+	struct store *s;
+	struct store_vectors *v;
+	const struct store_query *q;
+	const float *qvec;
+	size_t depth;
+	struct store_hits hits;
+	int rc;
+	struct base_err err;
+};
+
+static void *dense_run(void *arg)
+{
+	struct dense_job *j = arg;
+	j->s->no_text = true;
+	j->rc = store_search_dense(j->s, j->v, j->q, j->qvec, j->depth, &j->hits, &j->err);
+	j->s->no_text = false;
+	return NULL;
+}
+
+int store_search_hybrid(struct store *s, struct store *s2, struct store_vectors *v, const struct store_query *q,
+			const float *qvec, const struct store_fusion *f, bool files, struct store_hits *out,
+			struct base_err *err)
 {
 	if (!f)
 		f = &store_fusion_default;
@@ -319,12 +342,26 @@ int store_search_hybrid(struct store *s, struct store_vectors *v, const struct s
 	struct store_query lq = *q;
 	lq.k = depth;
 	struct store_hits lex = STORE_HITS_INIT, dense = STORE_HITS_INIT;
+	bool want_dense = v && qvec && f->w_dense > 0;
+	/* with a second handle, the two halves run at once */
+	struct dense_job job = { s2, v, q, qvec, depth, STORE_HITS_INIT, BASE_OK, { 0, "" } };
+	pthread_t t;
+	bool threaded = want_dense && s2 && pthread_create(&t, NULL, dense_run, &job) == 0;
 	/* candidates without their text: only the winners' is read */
 	s->no_text = true;
 	int rc = store_search_lexical(s, &lq, &lex, err);
-	if (!rc && v && qvec && f->w_dense > 0)
+	if (!rc && want_dense && !threaded)
 		rc = store_search_dense(s, v, q, qvec, depth, &dense, err);
 	s->no_text = false;
+	if (threaded) {
+		pthread_join(t, NULL);
+		dense = job.hits;
+		if (!rc && job.rc) {
+			rc = job.rc;
+			if (err)
+				*err = job.err;
+		}
+	}
 	if (rc) {
 		store_hits_release(&lex);
 		store_hits_release(&dense);

@@ -355,10 +355,13 @@ int store_search_dense(struct store *s, struct store_vectors *v, const struct st
 /**
  * Lexical and dense results fused (f NULL: the defaults); with `files`,
  * one hit per file (its best chunk). v or qvec NULL: lexical only, still
- * re-ranked. Hits appended to out, best first, score = fused score.
+ * re-ranked. Hits appended to out, best first, score = fused score. With
+ * a second handle `s2` on the same index (else NULL), the dense half runs
+ * on a thread of its own while the lexical half runs on the caller's.
  */
-int store_search_hybrid(struct store *s, struct store_vectors *v, const struct store_query *q, const float *qvec,
-			const struct store_fusion *f, bool files, struct store_hits *out, struct base_err *err);
+int store_search_hybrid(struct store *s, struct store *s2, struct store_vectors *v, const struct store_query *q,
+			const float *qvec, const struct store_fusion *f, bool files, struct store_hits *out,
+			struct base_err *err);
 /** Group hits (best first) by file as store_search_hybrid does; keep k. */
 int store_hits_by_file(struct store_hits *h, size_t k, const struct store_fusion *f);
 
