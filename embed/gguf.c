@@ -170,7 +170,7 @@ static uint64_t load_le(const unsigned char *p, size_t n)
 
 static int rd_u32(struct rd *r, uint32_t *out)
 {
-	const unsigned char *p;
+	const unsigned char *p = NULL;
 	int rc = rd_bytes(r, 4, &p);
 	if (rc == BASE_OK)
 		*out = (uint32_t)load_le(p, 4);
@@ -179,7 +179,7 @@ static int rd_u32(struct rd *r, uint32_t *out)
 
 static int rd_u64(struct rd *r, uint64_t *out)
 {
-	const unsigned char *p;
+	const unsigned char *p = NULL;
 	int rc = rd_bytes(r, 8, &p);
 	if (rc == BASE_OK)
 		*out = load_le(p, 8);
@@ -188,7 +188,7 @@ static int rd_u64(struct rd *r, uint64_t *out)
 
 static int rd_str(struct rd *r, struct gguf_str *out)
 {
-	uint64_t len;
+	uint64_t len = 0;
 	int rc = rd_u64(r, &len);
 	if (rc != BASE_OK)
 		return rc;
@@ -289,7 +289,7 @@ static int rd_value(struct rd *r, struct gguf_kv *kv)
 {
 	size_t es = value_size(kv->type);
 	if (es) {
-		const unsigned char *p;
+		const unsigned char *p = NULL;
 		int rc = rd_bytes(r, es, &p);
 		if (rc != BASE_OK)
 			return rc;
@@ -352,7 +352,7 @@ static void gguf_free_tables(struct gguf *g)
 
 static int parse_header(struct gguf *g, struct rd *r, uint64_t *n_tensors, uint64_t *n_kv)
 {
-	const unsigned char *magic;
+	const unsigned char *magic = NULL;
 	ctx_set(r, "header");
 	int rc = rd_bytes(r, 4, &magic);
 	if (rc != BASE_OK)
@@ -535,7 +535,7 @@ static int place_tensors(struct gguf *g, struct rd *r)
 static int gguf_parse(struct gguf *g, struct base_err *err)
 {
 	struct rd r = { .p = g->base, .size = g->size, .pos = 0, .name = g->name, .err = err };
-	uint64_t n_tensors, n_kv;
+	uint64_t n_tensors = 0, n_kv = 0;
 	g->alignment = GGUF_DEFAULT_ALIGNMENT;
 	int rc = parse_header(g, &r, &n_tensors, &n_kv);
 	if (rc == BASE_OK)
@@ -767,7 +767,7 @@ int gguf_get_f64(const struct gguf *g, const char *key, double *out, struct base
 
 int gguf_get_f32(const struct gguf *g, const char *key, float *out, struct base_err *err)
 {
-	double d;
+	double d = 0;
 	int rc = gguf_get_f64(g, key, &d, err);
 	if (rc == BASE_OK)
 		*out = (float)d;
@@ -877,7 +877,7 @@ double gguf_arr_f64(const struct gguf_arr *a, uint64_t i)
 
 int gguf_get_f32_array(const struct gguf *g, const char *key, float *out, size_t n, struct base_err *err)
 {
-	const struct gguf_arr *a;
+	const struct gguf_arr *a = NULL;
 	int rc = gguf_get_arr(g, key, &a, err);
 	if (rc != BASE_OK)
 		return rc;

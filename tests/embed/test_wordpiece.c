@@ -449,7 +449,9 @@ static void parity_hf(void)
 	struct gguf *g = gguf_open(gpath, &err);
 	if (!g)
 		T_FAIL("%s", err.msg);
-	struct wp_tokenizer *t = wp_new_gguf(g, WP_GUESS_CASE, &err);
+	/* without utf8proc: approximate rules, and only pure-ASCII records must match */
+	bool exact = wp_unicode_exact();
+	struct wp_tokenizer *t = wp_new_gguf(g, WP_GUESS_CASE | (exact ? 0 : WP_APPROX_UNICODE), &err);
 	if (!t)
 		T_FAIL("%s", err.msg);
 	gguf_close(g);
@@ -482,7 +484,7 @@ static void parity_hf(void)
 	/* ours, timed */
 	size_t cap = 1 << 16;
 	int32_t *ids = base_malloc(cap * sizeof(*ids));
-	size_t total_tokens = 0, total_bytes = 0, match = 0, shown = 0;
+	size_t total_tokens = 0, total_bytes = 0, match = 0, shown = 0, must = 0, must_match = 0;
 	uint64_t ns = 0;
 	const char *rp = ref.data;
 	for (size_t r = 0; r < cp.len.n; r++) {
@@ -509,9 +511,16 @@ static void parity_hf(void)
 			q = endp;
 		}
 		same = same && k == n;
+		bool ascii = true;
+		for (size_t i = 0; i < len && ascii; i++)
+			ascii = (unsigned char)text[i] < 0x80;
+		if (exact || ascii) {
+			must++;
+			must_match += same;
+		}
 		if (same) {
 			match++;
-		} else if (shown++ < 5) {
+		} else if ((exact || ascii) && shown++ < 5) {
 			fprintf(stderr, "  mismatch in record %zu (%s): \"%.*s\"\n    ref: %.*s\n    ours:", r,
 				r < n_src ? "source" : "crafted", (int)BASE_MIN(len, 120), text, (int)BASE_MIN(eol - rp, 300), rp);
 			for (size_t i = 0; i < n && i < 60; i++)
@@ -525,8 +534,11 @@ static void parity_hf(void)
 			"%zu tokens from %zu bytes in %.3f s: %.2f M tokens/s, %.1f MB/s\n",
 		match, cp.len.n, n_src, cp.len.n - n_src, total_tokens, total_bytes, secs,
 		(double)total_tokens / secs / 1e6, (double)total_bytes / secs / 1e6);
+	if (!exact)
+		fprintf(stderr, "  built without utf8proc: %zu of %zu pure-ASCII records identical\n", must_match, must);
 	T_TRUE(n_src > 50);
-	T_EQ_INT(match, cp.len.n);
+	T_TRUE(must > 50);
+	T_EQ_INT(must_match, must);
 	base_free(ids);
 	base_buf_release(&ref);
 	base_buf_release(&cp.rec);
