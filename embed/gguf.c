@@ -203,7 +203,7 @@ static int rd_str(struct rd *r, struct gguf_str *out)
 /* A NUL-terminated heap copy of a key or tensor name. */
 static int rd_name(struct rd *r, char **out)
 {
-	struct gguf_str s;
+	struct gguf_str s = { NULL, 0 };
 	int rc = rd_str(r, &s);
 	if (rc != BASE_OK)
 		return rc;
@@ -433,7 +433,7 @@ static int parse_tensor_info(struct gguf *g, struct rd *r, uint64_t i)
 	struct gguf_tensor *t = &g->tensors[i];
 	memset(t, 0, sizeof(*t));
 	ctx_set(r, "tensor %" PRIu64, i);
-	char *name;
+	char *name = NULL;
 	int rc = rd_name(r, &name);
 	if (rc != BASE_OK)
 		return rc;

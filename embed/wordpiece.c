@@ -345,7 +345,7 @@ struct wp_tokenizer *wp_new(const struct gguf_str *tokens, size_t n, const struc
 
 static int gguf_special(const struct gguf *g, const char *key, const char *alt, int32_t *out, struct base_err *err)
 {
-	uint32_t v;
+	uint32_t v = 0;
 	*out = -1;
 	int rc = gguf_get_u32(g, key, &v, err);
 	if (rc == BASE_E_NOTFOUND && alt)
@@ -362,8 +362,8 @@ static int gguf_special(const struct gguf *g, const char *key, const char *alt, 
 
 struct wp_tokenizer *wp_new_gguf(const struct gguf *g, unsigned flags, struct base_err *err)
 {
-	struct gguf_str model;
-	const struct gguf_arr *arr;
+	struct gguf_str model = { NULL, 0 };
+	const struct gguf_arr *arr = NULL;
 	if (gguf_get_str(g, "tokenizer.ggml.model", &model, err) != BASE_OK)
 		return NULL;
 	if (model.len != 4 || memcmp(model.ptr, "bert", 4) != 0) {
