@@ -433,7 +433,7 @@ static int parse_tensor_info(struct gguf *g, struct rd *r, uint64_t i)
 	struct gguf_tensor *t = &g->tensors[i];
 	memset(t, 0, sizeof(*t));
 	ctx_set(r, "tensor %" PRIu64, i);
-	char *name;
+	char *name = NULL;
 	int rc = rd_name(r, &name);
 	if (rc != BASE_OK)
 		return rc;
