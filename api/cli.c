@@ -497,6 +497,7 @@ static const char main_help[] =
 	"  status             what the index holds\n"
 	"  files              indexed files, one a line\n"
 	"  chunks PATH        how one file was chunked\n"
+	"  eval               retrieval quality on the repository's own git history\n"
 	"\n"
 	"planned (see DESIGN.md): context, watch, serve, mcp, ask, edit, undo\n"
 	"\n"
@@ -510,7 +511,7 @@ struct command {
 
 static const struct command commands[] = {
 	{ "index", cmd_index }, { "search", cmd_search }, { "status", cmd_status },
-	{ "files", cmd_files }, { "chunks", cmd_chunks },
+	{ "files", cmd_files }, { "chunks", cmd_chunks }, { "eval", api__cmd_eval },
 };
 
 static const char *const planned[] = { "context", "watch", "serve", "mcp", "ask", "edit", "undo" };

@@ -49,4 +49,9 @@ json_t *api__hit_json(const struct store_hit *h, bool bytes, bool score);
  */
 int api__read_query(int argc, char **argv, int first, struct base_buf *q);
 
+/* ---- commands in their own files ------------------------------------ */
+
+/** `lode eval` (cmd_eval.c). */
+int api__cmd_eval(int argc, char **argv);
+
 #endif /* LODE_API_INTERNAL_H */
