@@ -236,7 +236,8 @@ static void selection_and_scores(void)
 	struct stat st;
 	T_EQ_INT(stat(db, &st), 0);
 	base_free(db);
-	char *rm = base_strfmt("git worktree remove --force '%s' && git worktree prune", res.worktree);
+	char *rm = base_strfmt("git worktree remove --force '%s' && git worktree prune && rmdir \"$(dirname '%s')\"",
+			       res.worktree, res.worktree);
 	T_EQ_INT(sh(r.dir, rm), 0);
 	base_free(rm);
 	idx_eval_result_release(&res);
