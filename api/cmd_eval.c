@@ -155,7 +155,7 @@ int api__cmd_eval(int argc, char **argv)
 	struct base_err err;
 	int code = API_EXIT_OK;
 	if (idx_eval_run(&o, &r, &err)) {
-		code = api__fail(API_EXIT_RUNTIME, "eval: %s", err.msg);
+		code = api__fail(API_EXIT_RUNTIME, "%s", err.msg);
 	} else {
 		if (json)
 			api__json_print(result_json(repo, &r));

@@ -89,12 +89,17 @@ static int git_run(const char *dir, const char *const *args, struct base_buf *ou
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
 	}
 	if (errline && errcap && ef >= 0) {
-		ssize_t r = pread(ef, errline, errcap - 1, 0);
+		/* the last line says what failed ("fatal: ..."); earlier ones are chatter */
+		char tail[1024];
+		off_t size = lseek(ef, 0, SEEK_END);
+		off_t from = size > (off_t)sizeof(tail) - 1 ? size - (off_t)sizeof(tail) + 1 : 0;
+		ssize_t r = size > 0 ? pread(ef, tail, sizeof(tail) - 1, from) : 0;
 		if (r > 0) {
-			errline[r] = '\0';
-			char *nl = strchr(errline, '\n');
-			if (nl)
-				*nl = '\0';
+			while (r && (tail[r - 1] == '\n' || tail[r - 1] == '\r'))
+				r--;
+			tail[r] = '\0';
+			char *nl = strrchr(tail, '\n');
+			snprintf(errline, errcap, "%s", nl ? nl + 1 : tail);
 		}
 	}
 	if (ef >= 0)
@@ -638,7 +643,7 @@ static int worktree_prepare(const struct idx_eval_options *o, char **dir_out, ch
 	if (!mkdtemp(tmpl))
 		return base_err_errno(err, BASE_E_IO, errno, "eval: cannot create a temporary directory");
 	char *tree = base_strfmt("%s/tree", tmpl);
-	const char *args[] = { "worktree", "add", "--detach", "--force", tree, first, NULL };
+	const char *args[] = { "worktree", "add", "--detach", "--force", "--no-checkout", tree, first, NULL };
 	char e[256];
 	if (git_run(o->repo, args, NULL, e, sizeof(e)) != 0) {
 		rmdir(tmpl);
@@ -648,6 +653,36 @@ static int worktree_prepare(const struct idx_eval_options *o, char **dir_out, ch
 	}
 	*dir_out = base_strdup(tmpl);
 	*tree_out = tree;
+	/*
+	 * Leave binary archives and media out of the checkout (checkouts run
+	 * with core.sparseCheckout): lode skips them anyway, and mirrors that
+	 * lack their large blobs can still be checked out. The pattern file is
+	 * the worktree's own; no configuration of the repository changes.
+	 */
+	const char *gd[] = { "rev-parse", "--absolute-git-dir", NULL };
+	struct base_buf dir = BASE_BUF_INIT(4096);
+	if (git_run(tree, gd, &dir, NULL, 0) == 0) {
+		while (dir.len && (dir.data[dir.len - 1] == '\n' || dir.data[dir.len - 1] == '\r'))
+			base_buf_truncate(&dir, dir.len - 1);
+		char *info = base_strfmt("%s/info", dir.data);
+		char *path = base_strfmt("%s/sparse-checkout", info);
+		mkdir(info, 0755);
+		FILE *f = fopen(path, "w");
+		if (f) {
+			static const char *const binary[] = { "tar.gz", "tgz", "tar.bz2", "tar.xz", "zip", "jar", "war",
+							      "whl", "gz", "bz2", "xz", "7z", "bin", "so", "dll",
+							      "exe", "dylib", "a", "o", "class", "png", "jpg", "jpeg",
+							      "gif", "ico", "pdf", "woff", "woff2", "ttf", "otf",
+							      "mp3", "mp4", "mov", "psd", "sqlite", "db" };
+			fputs("/*\n", f);
+			for (size_t i = 0; i < BASE_ARRAY_LEN(binary); i++)
+				fprintf(f, "!*.%s\n", binary[i]);
+			fclose(f);
+		}
+		base_free(path);
+		base_free(info);
+	}
+	base_buf_release(&dir);
 	return BASE_OK;
 }
 
@@ -665,7 +700,7 @@ static int run_case(const struct idx_eval_options *o, const char *tree, struct c
 		    struct idx_eval_case *out, size_t nmodes, const enum idx_mode *modes, enum idx_mode *used,
 		    bool *skip, struct base_err *err)
 {
-	const char *args[] = { "checkout", "-q", "-f", "--detach", c->parent, NULL };
+	const char *args[] = { "-c", "core.sparseCheckout=true", "checkout", "-q", "-f", "--detach", c->parent, NULL };
 	char e[256];
 	if (git_run(tree, args, NULL, e, sizeof(e)) != 0)
 		return base_err_set(err, BASE_E_IO, "eval: git checkout %.12s failed: %s", c->parent, e);
