@@ -499,6 +499,7 @@ static const char main_help[] =
 	"  context QUERY|-    the best code for QUERY, packed into a token budget\n"
 	"  serve [DIR]        HTTP API, MCP and a search page, with a live watcher\n"
 	"  mcp [DIR]          MCP over stdio, for coding agents\n"
+	"  eval               retrieval quality on the repository's own git history\n"
 	"\n"
 	"planned (see DESIGN.md): ask, edit, undo\n"
 	"\n"
@@ -514,6 +515,7 @@ static const struct command commands[] = {
 	{ "index", cmd_index }, { "search", cmd_search }, { "status", cmd_status },
 	{ "files", cmd_files }, { "chunks", cmd_chunks }, { "watch", api__cmd_watch },
 	{ "serve", api__cmd_serve }, { "mcp", api__cmd_mcp }, { "context", api__cmd_context },
+	{ "eval", api__cmd_eval },
 };
 
 static const char *const planned[] = { "ask", "edit", "undo" };

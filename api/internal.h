@@ -64,4 +64,9 @@ int api__cmd_context(int argc, char **argv);
  */
 int api__read_query(int argc, char **argv, int first, struct base_buf *q);
 
+/* ---- commands in their own files ------------------------------------ */
+
+/** `lode eval` (cmd_eval.c). */
+int api__cmd_eval(int argc, char **argv);
+
 #endif /* LODE_API_INTERNAL_H */
