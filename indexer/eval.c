@@ -99,7 +99,10 @@ static int git_run(const char *dir, const char *const *args, struct base_buf *ou
 				r--;
 			tail[r] = '\0';
 			char *nl = strrchr(tail, '\n');
-			snprintf(errline, errcap, "%s", nl ? nl + 1 : tail);
+			const char *last = nl ? nl + 1 : tail;
+			size_t n = strlen(last) < errcap ? strlen(last) : errcap - 1;
+			memcpy(errline, last, n);
+			errline[n] = '\0';
 		}
 	}
 	if (ef >= 0)
