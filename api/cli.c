@@ -497,8 +497,12 @@ static const char main_help[] =
 	"  status             what the index holds\n"
 	"  files              indexed files, one a line\n"
 	"  chunks PATH        how one file was chunked\n"
+	"  context QUERY|-    pack relevant code into a token budget\n"
+	"  ask QUESTION|-     answer a question with an LLM, citing path:line\n"
+	"  edit INSTRUCTION|- have an LLM edit the code (dry run unless --apply)\n"
+	"  undo               revert the last applied edit\n"
 	"\n"
-	"planned (see DESIGN.md): context, watch, serve, mcp, ask, edit, undo\n"
+	"planned (see DESIGN.md): watch, serve, mcp\n"
 	"\n"
 	"'lode COMMAND --help' describes each command. Exit status: 0 ok,\n"
 	"1 usage error, 2 runtime error.\n";
@@ -510,10 +514,11 @@ struct command {
 
 static const struct command commands[] = {
 	{ "index", cmd_index }, { "search", cmd_search }, { "status", cmd_status },
-	{ "files", cmd_files }, { "chunks", cmd_chunks },
+	{ "files", cmd_files }, { "chunks", cmd_chunks }, { "context", api__cmd_context },
+	{ "ask", api__cmd_ask }, { "edit", api__cmd_edit }, { "undo", api__cmd_undo },
 };
 
-static const char *const planned[] = { "context", "watch", "serve", "mcp", "ask", "edit", "undo" };
+static const char *const planned[] = { "watch", "serve", "mcp" };
 
 int api_main(int argc, char **argv)
 {

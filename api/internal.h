@@ -49,4 +49,11 @@ json_t *api__hit_json(const struct store_hit *h, bool bytes, bool score);
  */
 int api__read_query(int argc, char **argv, int first, struct base_buf *q);
 
+/* ---- cmd_agent.c ----------------------------------------------------- */
+
+int api__cmd_context(int argc, char **argv);
+int api__cmd_ask(int argc, char **argv);
+int api__cmd_edit(int argc, char **argv);
+int api__cmd_undo(int argc, char **argv);
+
 #endif /* LODE_API_INTERNAL_H */
