@@ -182,7 +182,7 @@ int agent_edit_parse(const char *text, size_t len, struct agent_edit_blocks *out
 	struct base_buf s = BASE_BUF_INIT(BASE_CAP_FILE), r = BASE_BUF_INIT(BASE_CAP_FILE);
 	const char *last = NULL; /* last non-empty, non-fence line outside a block */
 	size_t last_n = 0;
-	unsigned lineno = 0, start = 0;
+	unsigned lineno = 0, start = 0, last_line = 0;
 	char *path = NULL;
 	int rc = BASE_OK;
 	for (size_t pos = 0; pos < len && !rc;) {
@@ -207,7 +207,7 @@ int agent_edit_parse(const char *text, size_t len, struct agent_edit_blocks *out
 							  out->n + 1, lineno);
 					break;
 				}
-				start = lineno;
+				start = last_line;
 				state = SEARCH;
 				base_buf_reset(&s);
 				base_buf_reset(&r);
@@ -218,6 +218,7 @@ int agent_edit_parse(const char *text, size_t len, struct agent_edit_blocks *out
 			} else if (tn > 0 && !is_fence(l, tn)) {
 				last = l;
 				last_n = tn;
+				last_line = lineno;
 			}
 			break;
 		case SEARCH:
