@@ -497,11 +497,12 @@ static const char main_help[] =
 	"  chunks PATH        how one file was chunked\n"
 	"  watch [DIR]        keep the index live as files change\n"
 	"  context QUERY|-    the best code for QUERY, packed into a token budget\n"
+	"  ask QUESTION|-     answer a question with an LLM, citing path:line\n"
+	"  edit INSTRUCTION|- have an LLM edit the code (dry run unless --apply)\n"
+	"  undo               revert the last applied edit\n"
 	"  serve [DIR]        HTTP API, MCP and a search page, with a live watcher\n"
 	"  mcp [DIR]          MCP over stdio, for coding agents\n"
 	"  eval               retrieval quality on the repository's own git history\n"
-	"\n"
-	"planned (see DESIGN.md): ask, edit, undo\n"
 	"\n"
 	"'lode COMMAND --help' describes each command. Exit status: 0 ok,\n"
 	"1 usage error, 2 runtime error.\n";
@@ -515,10 +516,9 @@ static const struct command commands[] = {
 	{ "index", cmd_index }, { "search", cmd_search }, { "status", cmd_status },
 	{ "files", cmd_files }, { "chunks", cmd_chunks }, { "watch", api__cmd_watch },
 	{ "serve", api__cmd_serve }, { "mcp", api__cmd_mcp }, { "context", api__cmd_context },
+	{ "ask", api__cmd_ask }, { "edit", api__cmd_edit }, { "undo", api__cmd_undo },
 	{ "eval", api__cmd_eval },
 };
-
-static const char *const planned[] = { "ask", "edit", "undo" };
 
 int api_main(int argc, char **argv)
 {
@@ -542,9 +542,6 @@ int api_main(int argc, char **argv)
 			return commands[i].fn(argc - 1, argv + 1);
 		}
 	}
-	for (size_t i = 0; i < BASE_ARRAY_LEN(planned); i++)
-		if (strcmp(cmd, planned[i]) == 0)
-			return api__fail(API_EXIT_RUNTIME, "'%s' is not implemented in this version yet", cmd);
 	fprintf(stderr, "lode: unknown command '%s'\n\n%s", cmd, main_help);
 	return API_EXIT_USAGE;
 }

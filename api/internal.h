@@ -69,4 +69,9 @@ int api__read_query(int argc, char **argv, int first, struct base_buf *q);
 /** `lode eval` (cmd_eval.c). */
 int api__cmd_eval(int argc, char **argv);
 
+/* cmd_agent.c */
+int api__cmd_ask(int argc, char **argv);
+int api__cmd_edit(int argc, char **argv);
+int api__cmd_undo(int argc, char **argv);
+
 #endif /* LODE_API_INTERNAL_H */
