@@ -159,6 +159,18 @@ struct bpe_special {
 	int32_t id;
 };
 
+#define CACHE_SLOTS 8192 /* a power of two */
+#define CACHE_LOCKS 64
+#define CACHE_BYTES 22
+#define CACHE_IDS 8
+
+struct cache_ent {
+	uint64_t hash;
+	uint8_t len, n; /* len 0: empty */
+	char bytes[CACHE_BYTES];
+	int32_t ids[CACHE_IDS];
+};
+
 struct bpe {
 	enum bpe_pre pre;
 	unsigned flags;
@@ -185,6 +197,14 @@ struct bpe {
 	size_t nsp_lens;
 
 	int32_t byte_id[256];
+
+	/*
+	 * Piece cache: direct-mapped, keyed by the piece's bytes (up to
+	 * CACHE_BYTES), guarded by striped mutexes so that encoding stays
+	 * thread-safe. Code repeats its words; the cache spares their merges.
+	 */
+	struct cache_ent *cache;
+	pthread_mutex_t locks[CACHE_LOCKS];
 };
 
 static uint64_t hash_bytes(const char *s, size_t len)
@@ -323,6 +343,9 @@ struct bpe *bpe_new(enum bpe_pre pre, const char *regex, unsigned flags, struct 
 	b->re = re;
 	for (int i = 0; i < 256; i++)
 		b->byte_id[i] = -1;
+	b->cache = base_calloc(CACHE_SLOTS, sizeof(*b->cache));
+	for (int i = 0; i < CACHE_LOCKS; i++)
+		pthread_mutex_init(&b->locks[i], NULL);
 	return b;
 }
 
@@ -331,6 +354,9 @@ void bpe_free(struct bpe *b)
 	if (!b)
 		return;
 	pcre2_code_free(b->re);
+	for (int i = 0; i < CACHE_LOCKS; i++)
+		pthread_mutex_destroy(&b->locks[i]);
+	base_free(b->cache);
 	base_free(b->tok);
 	base_free(b->arena);
 	base_free(b->vslot);
@@ -635,7 +661,43 @@ static int piece(const struct bpe *b, const char *p, size_t n, struct out *o)
 			return BASE_OK;
 		}
 	}
-	return piece_merge(b, (const unsigned char *)p, n, o);
+	if (n > CACHE_BYTES)
+		return piece_merge(b, (const unsigned char *)p, n, o);
+	/* the struct is read-only but for the cache, which its locks guard */
+	struct bpe *mb = (struct bpe *)b;
+	uint64_t h = hash_bytes(p, n);
+	size_t slot = h & (CACHE_SLOTS - 1);
+	pthread_mutex_t *lock = &mb->locks[slot % CACHE_LOCKS];
+	struct cache_ent *e = &mb->cache[slot];
+	pthread_mutex_lock(lock);
+	if (e->hash == h && e->len == n && memcmp(e->bytes, p, n) == 0) {
+		int32_t ids[CACHE_IDS];
+		uint8_t k = e->n;
+		memcpy(ids, e->ids, k * sizeof(ids[0]));
+		pthread_mutex_unlock(lock);
+		for (uint8_t i = 0; i < k; i++)
+			emit(o, ids[i]);
+		return BASE_OK;
+	}
+	pthread_mutex_unlock(lock);
+	/* merge into a small private output, then publish */
+	int32_t ids[CACHE_BYTES];
+	struct out mine = { ids, CACHE_BYTES, 0 };
+	int rc = piece_merge(b, (const unsigned char *)p, n, &mine);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < mine.n; i++)
+		emit(o, ids[i]);
+	if (mine.n <= CACHE_IDS) {
+		pthread_mutex_lock(lock);
+		e->hash = h;
+		e->len = (uint8_t)n;
+		e->n = (uint8_t)mine.n;
+		memcpy(e->bytes, p, n);
+		memcpy(e->ids, ids, mine.n * sizeof(ids[0]));
+		pthread_mutex_unlock(lock);
+	}
+	return BASE_OK;
 }
 
 static int split(const struct bpe *b, const char *s, size_t n, pcre2_match_data *md, struct out *o,
