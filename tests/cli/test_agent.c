@@ -411,7 +411,8 @@ static void edit_test_loop(void)
 	T_EQ_INT(t_llm_requests(&s, 1, &body, NULL), 2);
 	T_TRUE(strstr(user_content(body), "assertion failed: want FIXED") != NULL);
 	T_TRUE(strstr(user_content(body), "+LOW_STOCK_RATIO = 0.25") != NULL);
-	T_TRUE(prompt_tokens(body) + 1024 <= 3000);
+	T_TRUE(prompt_tokens(body) + 750 <= 3000); /* default reserve: budget/4 */
+	T_EQ_INT(json_integer_value(json_object_get(body, "max_tokens")), 750);
 	json_decref(body);
 	t_llm_stop(&s);
 
