@@ -204,7 +204,7 @@ struct agent_ask_req {
 	const char *root;     /* repository root (absolute) */
 	const char *question;
 	size_t budget;        /* 0: AGENT_DEFAULT_BUDGET */
-	size_t reserve;       /* 0: AGENT_DEFAULT_RESERVE */
+	size_t reserve;       /* 0: AGENT_DEFAULT_RESERVE, at most budget/4 */
 	size_t k;
 	struct agent_llm llm;
 };
@@ -303,7 +303,7 @@ struct agent_edit_req {
 	const char *root;
 	const char *instruction;
 	size_t budget;   /* 0: AGENT_DEFAULT_BUDGET */
-	size_t reserve;  /* 0: AGENT_DEFAULT_RESERVE */
+	size_t reserve;  /* 0: AGENT_DEFAULT_RESERVE, at most budget/4 */
 	size_t k;
 	bool apply;
 	const char *test_cmd; /* run with sh -c in root after applying; NULL: none */

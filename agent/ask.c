@@ -178,7 +178,7 @@ int agent_ask(struct idx_reader *r, struct agent_tok *tok, const struct agent_as
 	if (!req->question || !*req->question)
 		return base_err_set(err, BASE_E_INVAL, "empty question");
 	size_t budget = req->budget ? req->budget : AGENT_DEFAULT_BUDGET;
-	size_t reserve = req->reserve ? req->reserve : AGENT_DEFAULT_RESERVE;
+	size_t reserve = req->reserve ? req->reserve : BASE_MIN((size_t)AGENT_DEFAULT_RESERVE, budget / 4);
 	struct agent_pack p;
 	char *user = NULL;
 	size_t prompt_tokens = 0;

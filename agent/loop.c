@@ -87,7 +87,7 @@ int agent_edit(struct idx_reader *r, struct agent_tok *tok, const struct agent_e
 	if (req->test_cmd && !req->apply)
 		return base_err_set(err, BASE_E_INVAL, "--test needs --apply: tests run on the applied edit");
 	size_t budget = req->budget ? req->budget : AGENT_DEFAULT_BUDGET;
-	size_t reserve = req->reserve ? req->reserve : AGENT_DEFAULT_RESERVE;
+	size_t reserve = req->reserve ? req->reserve : BASE_MIN((size_t)AGENT_DEFAULT_RESERVE, budget / 4);
 	unsigned max_turns = req->max_turns ? req->max_turns : 3;
 	struct agent_llm llm = req->llm;
 	if (llm.max_tokens == 0)

@@ -363,10 +363,10 @@ int agent_pack_hits(struct agent_tok *tok, const struct store_hits *hits, size_t
 		worst->pick = PICK_NONE;
 	}
 	if (out->tokens > budget) { /* nothing at all fits */
-		base_free(out->text);
-		out->text = base_strdup("");
-		out->text_len = 0;
+		render(order, 0, out, err);
 		out->tokens = 0;
+		for (size_t i = 0; i < n; i++)
+			c[i].pick = PICK_NONE;
 	}
 	/* the chunks used, rank order */
 	for (size_t i = 0; i < n; i++)

@@ -191,7 +191,7 @@ static const char ask_help[] =
 	"                   e.g. http://127.0.0.1:8080/v1 for llama-server\n"
 	"  --llm-model M    model name (or LODE_LLM_MODEL); LODE_LLM_KEY: bearer key\n"
 	"  --budget N       total prompt budget in tokens (default 16000)\n"
-	"  --reserve N      tokens kept for the reply (default 1024)\n"
+	"  --reserve N      tokens kept for the reply (default 1024, at most budget/4)\n"
 	"  --llm-timeout MS fail when the server sends nothing for MS (default 120000)\n"
 	"  --json           print one JSON object instead of streaming\n";
 

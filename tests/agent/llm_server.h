@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -191,6 +192,7 @@ static void t_llm_start(struct t_llm *s, const struct t_llm_resp *script, size_t
 	s->pid = fork();
 	T_TRUE(s->pid >= 0);
 	if (s->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive a failed case */
 		signal(SIGPIPE, SIG_IGN);
 		for (size_t i = 0;; i++) {
 			int fd = accept(lfd, NULL, NULL);
