@@ -32,7 +32,8 @@ static void log_sink(void *payload, enum base_log_level level, const char *msg)
 
 static const char index_help[] =
 	"usage: lode index [DIR] [--rebuild] [--jobs N] [--max-file-size BYTES]\n"
-	"                  [--max-chunk N] [--model SPEC] [--device auto|cpu|cuda] [--json]\n"
+	"                  [--max-chunk N] [--model SPEC] [--device auto|cpu|cuda]\n"
+	"                  [--vram MIB] [--json]\n"
 	"\n"
 	"Index DIR (default: the current directory) into DIR/.lode/. A second run\n"
 	"re-reads only files whose size or mtime changed and re-chunks only files\n"
@@ -43,8 +44,14 @@ static const char index_help[] =
 	"  --max-file-size N     skip files larger than N bytes (default 1048576)\n"
 	"  --max-chunk N         chunk size limit in non-whitespace bytes (default 1500)\n"
 	"  --model SPEC          embedder for dense search: 'hash' (built in, the default),\n"
-	"                        'hash:DIM', or 'none' (lexical only); kept for later runs\n"
-	"  --device D            auto, cpu or cuda (for model files; 'hash' runs on the CPU)\n"
+	"                        'hash:DIM', 'none' (lexical only), or a BERT-family GGUF\n"
+	"                        file (bert, nomic-bert: MiniLM, bge, nomic-embed-text,\n"
+	"                        CodeRankEmbed); kept for later runs\n"
+	"  --device D            where a model file runs: auto (the default: CUDA when a\n"
+	"                        usable GPU is there, else the CPU, with a message), cpu,\n"
+	"                        or cuda (fail without a GPU); 'hash' runs on the CPU\n"
+	"  --vram MIB            GPU memory the encoder may use (default 2048), so it\n"
+	"                        shares the card with your LLM\n"
 	"  --vectors FACTORY     FAISS index type: 'auto' (default: exact 'Flat' while small,\n"
 	"                        IVF with 8-bit codes when large) or a FAISS factory string\n"
 	"                        such as 'IVF1024,SQ8'; kept for later runs\n"
@@ -59,7 +66,8 @@ static int cmd_index(int argc, char **argv)
 		{ "max-file-size", required_argument, NULL, 's' }, { "max-chunk", required_argument, NULL, 'c' },
 		{ "model", required_argument, NULL, 'm' },    { "device", required_argument, NULL, 'd' },
 		{ "json", no_argument, NULL, 'J' },	      { "help", no_argument, NULL, 'h' },
-		{ "vectors", required_argument, NULL, 'V' }, { NULL, 0, NULL, 0 },
+		{ "vectors", required_argument, NULL, 'V' }, { "vram", required_argument, NULL, 'R' },
+		{ NULL, 0, NULL, 0 },
 	};
 	struct idx_options o = { 0 };
 	bool json = false;
@@ -92,8 +100,19 @@ static int cmd_index(int argc, char **argv)
 			o.vector_factory = optarg;
 			break;
 		case 'd':
-			if (strcmp(optarg, "auto") && strcmp(optarg, "cpu") && strcmp(optarg, "cuda"))
+			if (strcmp(optarg, "auto") == 0)
+				o.device = EMBED_DEVICE_AUTO;
+			else if (strcmp(optarg, "cpu") == 0)
+				o.device = EMBED_DEVICE_CPU;
+			else if (strcmp(optarg, "cuda") == 0)
+				o.device = EMBED_DEVICE_CUDA;
+			else
 				return api__usage_error("index", "--device is auto, cpu or cuda");
+			break;
+		case 'R':
+			if (!api__parse_uint(optarg, 1u << 20, &v) || v < 64)
+				return api__usage_error("index", "--vram needs a number of MiB from 64 to 1048576");
+			o.vram_limit = (uint64_t)v << 20;
 			break;
 		case 'J':
 			json = true;
@@ -112,6 +131,13 @@ static int cmd_index(int argc, char **argv)
 	if (!realpath(dir, real))
 		return api__fail(API_EXIT_RUNTIME, "cannot index %s: %s", dir, strerror(errno));
 	o.root = real;
+	/* a model file is kept by its absolute path: searches run from anywhere */
+	char model_real[PATH_MAX];
+	if (o.model && strcmp(o.model, "none") && strcmp(o.model, "hash") && strncmp(o.model, "hash:", 5)) {
+		if (!realpath(o.model, model_real))
+			return api__fail(API_EXIT_RUNTIME, "cannot open the model %s: %s", o.model, strerror(errno));
+		o.model = model_real;
+	}
 	struct api__progress ps = { base_now_ns(), false };
 	if (isatty(STDERR_FILENO)) {
 		o.progress = api__show_progress;

@@ -617,7 +617,7 @@ struct idx_writer *idx_writer_open(const struct idx_options *opts, struct base_e
 	}
 	if (!rc) {
 		char *spec = idx__model_spec(w->st, opts->model);
-		rc = idx__vec_open(opts->root, spec, opts->vector_factory, w->st, &w->vec, err);
+		rc = idx__vec_open(opts, spec, w->st, &w->vec, err);
 		base_free(spec);
 		w->dim = w->vec ? idx__vec_dim(w->vec) : 0;
 	}

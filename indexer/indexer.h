@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "base/base.h"
+#include "embed/embed.h"
 
 /* Why a path was not indexed. Append only. */
 #define IDX_SKIP_MAP(X)                                                     \
@@ -53,6 +54,8 @@ struct idx_options {
 	unsigned jobs;           /* worker threads; 0: one per core */
 	bool rebuild;            /* drop the existing index first */
 	const char *model;       /* embedder spec ("hash", a .gguf path, "none"); NULL: the index's */
+	enum embed_device device; /* where a model file runs (auto: CUDA when usable) */
+	uint64_t vram_limit;     /* GPU memory the encoder may use; 0: its default */
 	const char *vector_factory; /* FAISS factory string or "auto"; NULL: the index's */
 	idx_progress_fn *progress;
 	void *progress_payload;

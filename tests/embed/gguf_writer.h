@@ -206,8 +206,10 @@ struct gw_bert {
 	uint32_t n_layer, n_embd, n_head, n_ff, n_ctx, n_type;
 	float eps;
 	uint32_t pooling;  /* llama.cpp: 0 none, 1 mean, 2 cls */
-	uint32_t type;     /* GGUF_GGML_F32 or GGUF_GGML_F16 for the matrices */
+	uint32_t type;     /* the matrices': GGUF_GGML_F32, F16, BF16 or Q8_0 */
 	uint64_t seed;
+	bool nomic;        /* nomic-bert: rotary positions, fused QKV, SwiGLU, no biases */
+	float rope_base;   /* nomic-bert; 0: 1000 */
 };
 
 static inline float gw__rand(uint64_t *s)
@@ -237,6 +239,29 @@ static inline uint16_t gw__f16(float f)
 	return (uint16_t)h;
 }
 
+static inline uint16_t gw__bf16(float f)
+{
+	uint32_t x;
+	memcpy(&x, &f, 4);
+	x += 0x7fff + ((x >> 16) & 1); /* round to nearest even */
+	return (uint16_t)(x >> 16);
+}
+
+/* Q8_0 of n values (n a multiple of 32): per block a half scale, then 32 signed bytes. */
+static inline void gw__q8_0(const float *v, size_t n, unsigned char *out)
+{
+	for (size_t b = 0; b < n / 32; b++, out += 34) {
+		float amax = 0;
+		for (int i = 0; i < 32; i++)
+			amax = fabsf(v[b * 32 + i]) > amax ? fabsf(v[b * 32 + i]) : amax;
+		float d = amax / 127.0f, id = d > 0 ? 1.0f / d : 0;
+		uint16_t h = gw__f16(d);
+		memcpy(out, &h, 2);
+		for (int i = 0; i < 32; i++)
+			out[2 + i] = (unsigned char)(int8_t)lrintf(v[b * 32 + i] * id);
+	}
+}
+
 /* A tensor of random values: scale * U(-1, 1) + bias_value. 2-D tensors get cfg->type. */
 static inline void gw__rand_tensor(struct gw *w, const struct gw_bert *c, uint64_t *s, const char *name,
 				   uint64_t ne0, uint64_t ne1, float scale, float base)
@@ -244,20 +269,26 @@ static inline void gw__rand_tensor(struct gw *w, const struct gw_bert *c, uint64
 	uint64_t ne[2] = { ne0, ne1 };
 	uint32_t nd = ne1 > 1 ? 2 : 1;
 	size_t n = (size_t)(ne0 * ne1);
-	int half = nd == 2 && c->type == GGUF_GGML_F16;
-	size_t es = half ? 2 : 4;
-	unsigned char *buf = base_malloc(n * es);
-	for (size_t i = 0; i < n; i++) {
-		float v = base + scale * gw__rand(s);
-		if (half) {
-			uint16_t h = gw__f16(v);
+	uint32_t type = nd == 2 ? c->type : GGUF_GGML_F32;
+	if (type == GGUF_GGML_Q8_0 && ne0 % 32)
+		type = GGUF_GGML_F16;
+	float *v = base_malloc(n * sizeof(*v));
+	for (size_t i = 0; i < n; i++)
+		v[i] = base + scale * gw__rand(s);
+	size_t bytes = type == GGUF_GGML_F32 ? n * 4 : type == GGUF_GGML_Q8_0 ? n / 32 * 34 : n * 2;
+	unsigned char *buf = base_malloc(bytes);
+	for (size_t i = 0; i < n && type != GGUF_GGML_Q8_0; i++) {
+		uint16_t h = type == GGUF_GGML_BF16 ? gw__bf16(v[i]) : gw__f16(v[i]);
+		if (type == GGUF_GGML_F32)
+			memcpy(buf + 4 * i, &v[i], 4);
+		else
 			memcpy(buf + 2 * i, &h, 2);
-		} else {
-			memcpy(buf + 4 * i, &v, 4);
-		}
 	}
-	gw_tensor(w, name, half ? GGUF_GGML_F16 : GGUF_GGML_F32, nd, ne, buf, n * es);
+	if (type == GGUF_GGML_Q8_0)
+		gw__q8_0(v, n, buf);
+	gw_tensor(w, name, type, nd, ne, buf, bytes);
 	base_free(buf);
+	base_free(v);
 }
 
 /*
@@ -269,17 +300,24 @@ static inline void gw_bert(struct gw *w, const struct gw_bert *c, const char *co
 {
 	uint64_t s = c->seed;
 	char name[96];
-	gw_kv_str(w, "general.architecture", "bert");
-	gw_kv_str(w, "general.name", "lode-test-bert");
-	gw_kv_u32(w, "general.file_type", c->type == GGUF_GGML_F16 ? 1 : 0);
-	gw_kv_u32(w, "bert.context_length", c->n_ctx);
-	gw_kv_u32(w, "bert.embedding_length", c->n_embd);
-	gw_kv_u32(w, "bert.feed_forward_length", c->n_ff);
-	gw_kv_u32(w, "bert.attention.head_count", c->n_head);
-	gw_kv_u32(w, "bert.block_count", c->n_layer);
-	gw_kv_f32(w, "bert.attention.layer_norm_epsilon", c->eps);
-	gw_kv_bool(w, "bert.attention.causal", 0);
-	gw_kv_u32(w, "bert.pooling_type", c->pooling);
+	const char *arch = c->nomic ? "nomic-bert" : "bert";
+#define GW_KEY(k) (snprintf(name, sizeof(name), "%s." k, arch), name)
+	gw_kv_str(w, "general.architecture", arch);
+	gw_kv_str(w, "general.name", c->nomic ? "lode-test-nomic-bert" : "lode-test-bert");
+	/* llama.cpp's file types: all f32 0, mostly f16 1, q8_0 7, bf16 32 */
+	gw_kv_u32(w, "general.file_type", c->type == GGUF_GGML_F16 ? 1 : c->type == GGUF_GGML_Q8_0 ? 7 :
+					  c->type == GGUF_GGML_BF16 ? 32 : 0);
+	gw_kv_u32(w, GW_KEY("context_length"), c->n_ctx);
+	gw_kv_u32(w, GW_KEY("embedding_length"), c->n_embd);
+	gw_kv_u32(w, GW_KEY("feed_forward_length"), c->n_ff);
+	gw_kv_u32(w, GW_KEY("attention.head_count"), c->n_head);
+	gw_kv_u32(w, GW_KEY("block_count"), c->n_layer);
+	gw_kv_f32(w, GW_KEY("attention.layer_norm_epsilon"), c->eps);
+	gw_kv_bool(w, GW_KEY("attention.causal"), 0);
+	gw_kv_u32(w, GW_KEY("pooling_type"), c->pooling);
+	if (c->nomic)
+		gw_kv_f32(w, GW_KEY("rope.freq_base"), c->rope_base > 0 ? c->rope_base : 1000.0f);
+#undef GW_KEY
 	gw_kv_u32(w, "tokenizer.ggml.token_type_count", c->n_type);
 	gw_kv_str(w, "tokenizer.ggml.model", "bert");
 	gw_kv_strs(w, "tokenizer.ggml.tokens", tokens, n_vocab);
@@ -307,23 +345,34 @@ static inline void gw_bert(struct gw *w, const struct gw_bert *c, const char *co
 	uint64_t E = c->n_embd, F = c->n_ff;
 	gw__rand_tensor(w, c, &s, "token_embd.weight", E, n_vocab, 0.1f, 0);
 	gw__rand_tensor(w, c, &s, "token_types.weight", E, c->n_type, 0.1f, 0);
-	gw__rand_tensor(w, c, &s, "position_embd.weight", E, c->n_ctx, 0.1f, 0);
+	if (!c->nomic)
+		gw__rand_tensor(w, c, &s, "position_embd.weight", E, c->n_ctx, 0.1f, 0);
 	gw__rand_tensor(w, c, &s, "token_embd_norm.weight", E, 1, 0.05f, 1);
 	gw__rand_tensor(w, c, &s, "token_embd_norm.bias", E, 1, 0.05f, 0);
+	/* name, input is the ff width, output in multiples of n_embd (0: the ff width), bias */
+	static const struct {
+		const char *t;
+		int in_ff, out, bias;
+	} bert_mats[] = {
+		{ "attn_q", 0, 1, 1 },	    { "attn_k", 0, 1, 1 },	   { "attn_v", 0, 1, 1 },
+		{ "attn_output", 0, 1, 1 }, { "ffn_up", 0, 0, 1 }, { "ffn_down", 1, 1, 1 },
+	}, nomic_mats[] = {
+		{ "attn_qkv", 0, 3, 0 }, { "attn_output", 0, 1, 0 }, { "ffn_up", 0, 0, 0 },
+		{ "ffn_gate", 0, 0, 0 }, { "ffn_down", 1, 1, 0 },
+	};
 	for (uint32_t l = 0; l < c->n_layer; l++) {
-		static const struct {
-			const char *t;
-			int in_ff, out_ff; /* which side is the feed-forward width */
-		} mats[] = {
-			{ "attn_q", 0, 0 }, { "attn_k", 0, 0 }, { "attn_v", 0, 0 },
-			{ "attn_output", 0, 0 }, { "ffn_up", 0, 1 }, { "ffn_down", 1, 0 },
-		};
-		for (size_t m = 0; m < BASE_ARRAY_LEN(mats); m++) {
-			uint64_t in = mats[m].in_ff ? F : E, out = mats[m].out_ff ? F : E;
+		size_t nm = c->nomic ? BASE_ARRAY_LEN(nomic_mats) : BASE_ARRAY_LEN(bert_mats);
+		for (size_t m = 0; m < nm; m++) {
+			const char *t = c->nomic ? nomic_mats[m].t : bert_mats[m].t;
+			int in_ff = c->nomic ? nomic_mats[m].in_ff : bert_mats[m].in_ff;
+			int o = c->nomic ? nomic_mats[m].out : bert_mats[m].out;
+			uint64_t in = in_ff ? F : E, out = o ? (uint64_t)o * E : F;
 			float sc = 1.0f / sqrtf((float)in);
-			snprintf(name, sizeof(name), "blk.%u.%s.weight", l, mats[m].t);
+			snprintf(name, sizeof(name), "blk.%u.%s.weight", l, t);
 			gw__rand_tensor(w, c, &s, name, in, out, sc, 0);
-			snprintf(name, sizeof(name), "blk.%u.%s.bias", l, mats[m].t);
+			if (c->nomic ? !nomic_mats[m].bias : !bert_mats[m].bias)
+				continue;
+			snprintf(name, sizeof(name), "blk.%u.%s.bias", l, t);
 			gw__rand_tensor(w, c, &s, name, out, 1, 0.02f, 0);
 		}
 		static const char *const norms[] = { "attn_output_norm", "layer_output_norm" };
