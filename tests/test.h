@@ -11,12 +11,14 @@
 #ifndef LODE_TEST_H
 #define LODE_TEST_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -87,6 +89,58 @@ static inline uint64_t t_rand(void)
 	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
 	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
 	return z ^ (z >> 31);
+}
+
+/* ---- a temporary directory per case ----------------------------------- */
+
+static char t__tmp[64];
+
+/* Remove a tree without following links (rm -rf). */
+static inline void t_rm_tree(const char *path)
+{
+	struct stat st;
+	if (lstat(path, &st) != 0)
+		return;
+	if (S_ISDIR(st.st_mode)) {
+		DIR *d = opendir(path);
+		struct dirent *e;
+		while (d && (e = readdir(d)) != NULL) {
+			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+				continue;
+			char sub[4096];
+			snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
+			t_rm_tree(sub);
+		}
+		if (d)
+			closedir(d);
+		rmdir(path);
+	} else {
+		unlink(path);
+	}
+}
+
+static inline void t__tmp_remove(void)
+{
+	if (t__tmp[0])
+		t_rm_tree(t__tmp);
+	t__tmp[0] = '\0';
+}
+
+/*
+ * name inside this case's temporary directory (made on first use, removed
+ * when the case's process exits); the result lives until the next call.
+ */
+static inline const char *t_path(const char *name)
+{
+	static char path[4096];
+	if (!t__tmp[0]) {
+		snprintf(t__tmp, sizeof(t__tmp), "/tmp/lode-test-XXXXXX");
+		if (!mkdtemp(t__tmp))
+			T_FAIL("mkdtemp: %s", strerror(errno));
+		atexit(t__tmp_remove);
+	}
+	snprintf(path, sizeof(path), "%s/%s", t__tmp, name);
+	return path;
 }
 
 static inline int t__run_one(const struct t_case *c)

@@ -7,6 +7,7 @@
  *                  [--ff N] [--ctx N] [--type f32|f16|bf16|q8_0] [--f16]
  *                  [--nomic] [--pooling mean|cls] [--seed N]
  *
+ * --vocab-size N: a synthetic vocabulary of N tokens (gw_vocab).
  * --nomic writes a nomic-bert encoder (rotary positions, fused QKV,
  * SwiGLU) instead of a BERT one; --f16 is --type f16.
  *
@@ -27,17 +28,6 @@ static const char *const builtin[] = {
 	"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "\xe2\x96\x81the", "\xe2\x96\x81" "a", "\xe2\x96\x81" "code",
 	"\xe2\x96\x81search", "ing", "s", "ed", "\xe2\x96\x81(", "\xe2\x96\x81)", "\xe2\x96\x81.", "\xe2\x96\x81,",
 };
-
-static unsigned long num(const char *s)
-{
-	char *end;
-	unsigned long v = strtoul(s, &end, 10);
-	if (*s == '\0' || *end != '\0' || v == 0 || v > 1000000) {
-		fprintf(stderr, "gguf_make_bert: bad number: %s\n", s);
-		exit(1);
-	}
-	return v;
-}
 
 /* Split a vocabulary file into tokens (lines, or a JSON array of simple strings). */
 static size_t load_vocab(char *text, size_t len, char ***out)
@@ -100,66 +90,38 @@ static size_t load_vocab(char *text, size_t len, char ***out)
 	return v.n;
 }
 
-static uint32_t type_of(const char *s)
-{
-	static const struct {
-		const char *name;
-		uint32_t type;
-	} types[] = { { "f32", GGUF_GGML_F32 }, { "f16", GGUF_GGML_F16 }, { "bf16", GGUF_GGML_BF16 },
-		      { "q8_0", GGUF_GGML_Q8_0 } };
-	for (size_t i = 0; i < BASE_ARRAY_LEN(types); i++)
-		if (strcmp(s, types[i].name) == 0)
-			return types[i].type;
-	return UINT32_MAX;
-}
-
 int main(int argc, char **argv)
 {
-	struct gw_bert c = { .n_layer = 2, .n_embd = 64, .n_head = 4, .n_ff = 128, .n_ctx = 128,
-			     .n_type = 2, .eps = 1e-12f, .pooling = 2, .type = GGUF_GGML_F32, .seed = 1 };
+	struct gw_bert c = GW_BERT_DEFAULT;
 	const char *out = NULL, *vocab_path = NULL;
+	size_t vocab_size = 0;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		bool has = i + 1 < argc;
-		if (strcmp(a, "--f16") == 0)
-			c.type = GGUF_GGML_F16;
-		else if (strcmp(a, "--nomic") == 0)
-			c.nomic = true;
-		else if (strcmp(a, "--type") == 0 && has && type_of(argv[i + 1]) != UINT32_MAX)
-			c.type = type_of(argv[++i]);
-		else if (strcmp(a, "--pooling") == 0 && has && (!strcmp(argv[i + 1], "mean") || !strcmp(argv[i + 1], "cls")))
-			c.pooling = strcmp(argv[++i], "mean") == 0 ? 1 : 2;
-		else if (strcmp(a, "--vocab") == 0 && has)
+		int used = gw_bert_arg(&c, &vocab_size, argc - i, argv + i);
+		if (used > 0)
+			i += used - 1;
+		else if (strcmp(a, "--vocab") == 0 && i + 1 < argc)
 			vocab_path = argv[++i];
-		else if (strcmp(a, "--layers") == 0 && has)
-			c.n_layer = (uint32_t)num(argv[++i]);
-		else if (strcmp(a, "--embd") == 0 && has)
-			c.n_embd = (uint32_t)num(argv[++i]);
-		else if (strcmp(a, "--heads") == 0 && has)
-			c.n_head = (uint32_t)num(argv[++i]);
-		else if (strcmp(a, "--ff") == 0 && has)
-			c.n_ff = (uint32_t)num(argv[++i]);
-		else if (strcmp(a, "--ctx") == 0 && has)
-			c.n_ctx = (uint32_t)num(argv[++i]);
-		else if (strcmp(a, "--seed") == 0 && has)
-			c.seed = num(argv[++i]);
 		else if (a[0] != '-' && !out)
 			out = a;
 		else {
-			fprintf(stderr, "usage: gguf_make_bert OUT.gguf [--vocab FILE] [--layers N] [--embd N] "
+			fprintf(stderr, "usage: gguf_make_bert OUT.gguf [--vocab FILE | --vocab-size N] [--layers N] [--embd N] "
 					"[--heads N] [--ff N] [--ctx N] [--type f32|f16|bf16|q8_0] [--f16] [--nomic] "
 					"[--pooling mean|cls] [--seed N]\n");
 			return 1;
 		}
 	}
-	if (!out || c.n_embd % c.n_head != 0) {
-		fprintf(stderr, "gguf_make_bert: need OUT.gguf, and --embd a multiple of --heads\n");
+	if (!out || c.n_embd % c.n_head != 0 || (vocab_size && vocab_size < 5)) {
+		fprintf(stderr, "gguf_make_bert: need OUT.gguf, --embd a multiple of --heads, --vocab-size >= 5\n");
 		return 1;
 	}
 	char **toks = NULL;
 	size_t n = BASE_ARRAY_LEN(builtin);
 	struct base_buf vb = BASE_BUF_INIT(BASE_CAP_FILE);
-	if (vocab_path) {
+	if (vocab_size >= 5) {
+		toks = gw_vocab(vocab_size);
+		n = vocab_size;
+	} else if (vocab_path) {
 		struct base_err err = { 0, "" };
 		if (base_buf_read_file(&vb, vocab_path, &err) != BASE_OK) {
 			fprintf(stderr, "gguf_make_bert: %s\n", err.msg);

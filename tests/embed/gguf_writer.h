@@ -385,4 +385,93 @@ static inline void gw_bert(struct gw *w, const struct gw_bert *c, const char *co
 	}
 }
 
+/* gguf_make_bert's defaults: 2 layers x 64, 4 heads, ff 128, context 128, CLS pooling, f32. */
+#define GW_BERT_DEFAULT                                                                          \
+	{ .n_layer = 2, .n_embd = 64, .n_head = 4, .n_ff = 128, .n_ctx = 128, .n_type = 2, .eps = 1e-12f, \
+	  .pooling = 2, .type = GGUF_GGML_F32, .seed = 1 }
+
+static inline bool gw__num(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+	*out = v;
+	return *s && !*end && v > 0 && v <= max;
+}
+
+/*
+ * One shape option of gguf_make_bert at argv[0] (argc: what is left):
+ * --layers --embd --heads --ff --ctx --seed --vocab-size N, --type
+ * f32|f16|bf16|q8_0, --f16, --nomic, --pooling mean|cls. Returns the
+ * number of arguments used, 0 for another option, -1 for a bad value.
+ */
+static inline int gw_bert_arg(struct gw_bert *c, size_t *vocab_size, int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		uint32_t type;
+	} types[] = { { "f32", GGUF_GGML_F32 }, { "f16", GGUF_GGML_F16 }, { "bf16", GGUF_GGML_BF16 },
+		      { "q8_0", GGUF_GGML_Q8_0 } };
+	const char *a = argv[0], *v = argc > 1 ? argv[1] : NULL;
+	unsigned long n;
+	if (strcmp(a, "--f16") == 0) {
+		c->type = GGUF_GGML_F16;
+		return 1;
+	}
+	if (strcmp(a, "--nomic") == 0) {
+		c->nomic = true;
+		return 1;
+	}
+	if (strcmp(a, "--type") == 0) {
+		for (size_t i = 0; v && i < BASE_ARRAY_LEN(types); i++)
+			if (strcmp(v, types[i].name) == 0) {
+				c->type = types[i].type;
+				return 2;
+			}
+		return -1;
+	}
+	if (strcmp(a, "--pooling") == 0) {
+		if (!v || (strcmp(v, "mean") && strcmp(v, "cls")))
+			return -1;
+		c->pooling = strcmp(v, "mean") == 0 ? 1 : 2;
+		return 2;
+	}
+	static const char *const nums[] = { "--layers", "--embd", "--heads", "--ff", "--ctx", "--seed", "--vocab-size" };
+	for (size_t i = 0; i < BASE_ARRAY_LEN(nums); i++) {
+		if (strcmp(a, nums[i]) != 0)
+			continue;
+		if (!v || !gw__num(v, 1000000, &n))
+			return -1;
+		uint32_t *dst[] = { &c->n_layer, &c->n_embd, &c->n_head, &c->n_ff, &c->n_ctx };
+		if (i < BASE_ARRAY_LEN(dst))
+			*dst[i] = (uint32_t)n;
+		else if (i == 5)
+			c->seed = n;
+		else
+			*vocab_size = n;
+		return 2;
+	}
+	return 0;
+}
+
+/*
+ * A synthetic vocabulary of n >= 5 tokens: [PAD] [UNK] [CLS] [SEP] [MASK],
+ * then word-initial pieces "\u2581t5", "\u2581t6", ... Free with
+ * gw_vocab_free.
+ */
+static inline char **gw_vocab(size_t n)
+{
+	static const char *const specials[] = { "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]" };
+	char **v = base_malloc(n * sizeof(*v));
+	for (size_t i = 0; i < n; i++)
+		v[i] = i < BASE_ARRAY_LEN(specials) ? base_strdup(specials[i]) : base_strfmt("\xe2\x96\x81t%zu", i);
+	return v;
+}
+
+static inline void gw_vocab_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		base_free(v[i]);
+	base_free(v);
+}
+
 #endif /* LODE_TESTS_GGUF_WRITER_H */
