@@ -402,7 +402,7 @@ int embed__model_open(struct embed *e, const struct embed_options *opts, struct 
 	snprintf(e->model_id, sizeof(e->model_id), "gguf-%s-%ud-%016llx", arch_name[c->arch], c->n_embd,
 		 (unsigned long long)fingerprint(md));
 	const char *base = strrchr(md->m.name, '/');
-	snprintf(e->describe, sizeof(e->describe), "%s: %s, %u layers x %u, %s pooling, %zu tokens, on %s",
+	snprintf(e->describe, sizeof(e->describe), "%.40s: %s, %u layers x %u, %s pooling, %zu tokens, on %.60s",
 		 base ? base + 1 : md->m.name, arch_name[c->arch], c->n_layer, c->n_embd,
 		 c->pool == ENC_POOL_CLS ? "CLS" : "mean", md->max_seq, where);
 	return BASE_OK;

@@ -167,7 +167,9 @@ static bool vectors_ready(struct idx_reader *r, struct store *s)
 		snprintf(r->vec_error, sizeof(r->vec_error), "the index was built without vectors (--model none)");
 		goto out;
 	}
-	struct embed_options eo = { .spec = spec };
+	/* one query at a time: the CPU answers in milliseconds, a GPU would
+	 * first need a context (hundreds of ms) and its memory */
+	struct embed_options eo = { .spec = spec, .device = EMBED_DEVICE_CPU };
 	r->emb = embed_open(&eo, &err);
 	if (!r->emb)
 		goto fail;

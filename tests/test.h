@@ -108,8 +108,8 @@ static inline void t_rm_tree(const char *path)
 			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 				continue;
 			char sub[4096];
-			snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name);
-			t_rm_tree(sub);
+			if ((size_t)snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name) < sizeof(sub))
+				t_rm_tree(sub);
 		}
 		if (d)
 			closedir(d);
@@ -139,7 +139,8 @@ static inline const char *t_path(const char *name)
 			T_FAIL("mkdtemp: %s", strerror(errno));
 		atexit(t__tmp_remove);
 	}
-	snprintf(path, sizeof(path), "%s/%s", t__tmp, name);
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", t__tmp, name) >= sizeof(path))
+		T_FAIL("t_path: %s is too long", name);
 	return path;
 }
 

@@ -572,7 +572,8 @@ static void test_cli_index(void)
 		 dir, dir, dir);
 	T_EQ_INT(run(cmd), 0);
 	char model[4096];
-	snprintf(model, sizeof(model), "%s/m.gguf", dir);
+	if ((size_t)snprintf(model, sizeof(model), "%s/m.gguf", dir) >= sizeof(model))
+		T_FAIL("path too long");
 	write_model(model, "--layers 1 --embd 32 --heads 2 --ff 48 --ctx 64 --pooling mean");
 	/* a relative model path is kept as an absolute one: search runs from the repository */
 	snprintf(cmd, sizeof(cmd),
