@@ -585,8 +585,10 @@ static void test_cli_index(void)
 		run(cmd);
 		T_FAIL("lode index --model failed");
 	}
-	snprintf(cmd, sizeof(cmd), "grep -q '\"gguf-bert-32d-' %s/st.json && grep -q '\"path\": *\"a.c\"' %s/s.json",
-		 dir, dir);
+	snprintf(cmd, sizeof(cmd),
+		 "grep -q '\"gguf-bert-32d-' %s/st.json && grep -q '\"path\": *\"a.c\"' %s/s.json && "
+		 "grep -q '\"embedder\": *\"m.gguf: bert, 1 layers x 32, mean pooling, 64 tokens, on the CPU' %s/idx.json",
+		 dir, dir, dir);
 	T_EQ_INT(run(cmd), 0);
 	/* a missing model: exit 2, the path named */
 	snprintf(cmd, sizeof(cmd), "cd %s && %s index --model nope.gguf repo 2> err.txt; test $? -eq 2 && grep -q 'nope.gguf' err.txt",
