@@ -359,6 +359,13 @@ static int open_backend(struct model *md, const struct embed_options *opts, char
 		struct enc_cuda_options co = { .vram_limit = opts->vram_limit };
 		struct base_err cerr;
 		int rc = md->gpu->open(&md->m, &co, &md->cuda, &cerr);
+		if (!rc && md->gpu->max_tokens(md->cuda) < md->max_seq) {
+			rc = base_err_set(&cerr, BASE_E_DEVICE,
+					  "the GPU memory limit leaves room for %zu tokens a batch, one text needs %zu",
+					  md->gpu->max_tokens(md->cuda), md->max_seq);
+			md->gpu->close(md->cuda);
+			md->cuda = NULL;
+		}
 		if (!rc) {
 			snprintf(where, where_len, "CUDA: %s", md->gpu->describe(md->cuda));
 			return BASE_OK;
