@@ -19,7 +19,7 @@ import time
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "embed"))
-from encoder_ref import read_gguf  # noqa: E402
+from encoder_ref import load_bert_layer, read_gguf  # noqa: E402
 
 
 def build(kv, W):
@@ -32,21 +32,8 @@ def build(kv, W):
                                              batch_first=True, norm_first=False)
     enc = torch.nn.TransformerEncoder(layer, L, enable_nested_tensor=True).eval()
     f = lambda t: t.float()
-    with torch.no_grad():
-        for l, m in enumerate(enc.layers):
-            g = lambda t: f(W["blk.%d.%s" % (l, t)])
-            m.self_attn.in_proj_weight.copy_(torch.cat([g("attn_q.weight"), g("attn_k.weight"), g("attn_v.weight")]))
-            m.self_attn.in_proj_bias.copy_(torch.cat([g("attn_q.bias"), g("attn_k.bias"), g("attn_v.bias")]))
-            m.self_attn.out_proj.weight.copy_(g("attn_output.weight"))
-            m.self_attn.out_proj.bias.copy_(g("attn_output.bias"))
-            m.linear1.weight.copy_(g("ffn_up.weight"))
-            m.linear1.bias.copy_(g("ffn_up.bias"))
-            m.linear2.weight.copy_(g("ffn_down.weight"))
-            m.linear2.bias.copy_(g("ffn_down.bias"))
-            m.norm1.weight.copy_(g("attn_output_norm.weight"))
-            m.norm1.bias.copy_(g("attn_output_norm.bias"))
-            m.norm2.weight.copy_(g("layer_output_norm.weight"))
-            m.norm2.bias.copy_(g("layer_output_norm.bias"))
+    for l, m in enumerate(enc.layers):
+        load_bert_layer(m, W, l)
     emb = {k: f(W[k]) for k in ("token_embd.weight", "token_types.weight", "position_embd.weight",
                                  "token_embd_norm.weight", "token_embd_norm.bias")}
     return enc, emb, E, eps

@@ -419,7 +419,7 @@ static void parity_hf(void)
 	gw_release(&w);
 	base_free(vocab);
 	json_decref(vj);
-	char gpath[128];
+	char gpath[512];
 	snprintf(gpath, sizeof(gpath), "%s", t_path("bert-base-uncased.gguf"));
 	T_OK(gw_write_file(&gb, gpath));
 	base_buf_release(&gb);
