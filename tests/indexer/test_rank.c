@@ -70,7 +70,7 @@ static void put(const char *repo, const char *rel, const char *text)
 
 static void index_repo(const char *repo)
 {
-	struct idx_options o = { .root = repo, .jobs = 2 };
+	struct idx_options o = { .root = repo, .jobs = 1 }; /* one worker: chunk ids, and so ties, are stable */
 	struct idx_summary sum;
 	struct base_err err = { 0, "" };
 	if (idx_index(&o, &sum, &err))
@@ -146,7 +146,8 @@ static void traceback_java(void)
 	put(b.repo, "src/main/java/com/acme/billing/Notes.java",
 	    "package com.acme.billing;\n\n/** Notes about invoice totals, orders, discounts, currency, customers. */\n"
 	    "public class Notes {\n    String describe() { return \"settling invoice order total discount throws customer\"; }\n"
-	    "    String more() { return \"settling an invoice total with a discount throws for the customer order\"; }\n}\n");
+	    "    String more() { return \"settling an invoice total with a discount throws for the customer order\"; }\n"
+	    "    String ledger() { return \"ledger settle: arithmetic exception, by zero, in thread main\"; }\n}\n");
 	index_repo(b.repo);
 	const char *q = "Settling an invoice total with a discount throws for the customer order:\n\n"
 			"Exception in thread \"main\" java.lang.ArithmeticException: / by zero\n"
@@ -167,7 +168,9 @@ static void traceback_go(void)
 	    "func (c *Cache) Evict(key string) {\n\tdelete(c.items, key)\n}\n");
 	put(b.repo, "internal/notes/notes.go",
 	    "package notes\n\n// Notes about invoice totals, orders, discounts, currency and customers.\n"
-	    "func Describe() string { return \"invoice order total discount currency negative customer panic\" }\n");
+	    "func Describe() string { return \"invoice order total discount currency negative customer panic\" }\n"
+	    "// Evict from the cache: a goroutine running an assignment to entry in nil map panics.\n"
+	    "func More() string { return \"evict cache goroutine running assignment entry nil map\" }\n");
 	index_repo(b.repo);
 	const char *q = "panic when the invoice total has a discount for a customer order\n\n"
 			"panic: assignment to entry in nil map\n\ngoroutine 1 [running]:\n"
@@ -338,7 +341,6 @@ static void graph_adds_definition(void)
 		for (size_t i = 0; i < h.n; i++)
 			found |= strcmp(h.v[i].path, "pkg/reaper.py") == 0;
 		T_EQ_INT(found, graph);
-		T_EQ_STR(h.v[0].path, "pkg/timer.py");
 		store_hits_release(&h);
 	}
 	store_close(s);
