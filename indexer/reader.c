@@ -249,8 +249,8 @@ out:
 /*
  * Query analysis as weighted terms for the store: every term with its
  * weight (lexical search and the features' words), then the paths and the
- * symbols not from library code (weight 0: they only steer the features
- * and the names-table look-ups).
+ * symbols (they steer the features and the names-table look-ups; their
+ * words are among the terms already).
  */
 static struct store_qterm *qterms_build(const struct idx_query_info *qi, size_t *n)
 {
@@ -263,9 +263,11 @@ static struct store_qterm *qterms_build(const struct idx_query_info *qi, size_t 
 		t[k++] = (struct store_qterm){ x->text, x->weight, kind, false };
 	}
 	for (size_t i = 0; i < qi->paths.n; i++)
-		t[k++] = (struct store_qterm){ qi->paths.v[i].path, 0, STORE_QT_PATH, qi->paths.v[i].library };
+		t[k++] = (struct store_qterm){ qi->paths.v[i].path, qi->paths.v[i].weight, STORE_QT_PATH,
+					       qi->paths.v[i].library };
 	for (size_t i = 0; i < qi->symbols.n; i++)
-		t[k++] = (struct store_qterm){ qi->symbols.v[i].name, 0, STORE_QT_SYMBOL, qi->symbols.v[i].library };
+		t[k++] = (struct store_qterm){ qi->symbols.v[i].name, qi->symbols.v[i].weight, STORE_QT_SYMBOL,
+					       qi->symbols.v[i].library };
 	*n = k;
 	return t;
 }

@@ -132,7 +132,8 @@ static void qwords_release(struct qwords *qw)
 /* What the features read of a query. */
 struct qinfo {
 	struct qwords words; /* every word */
-	struct qwords syms;  /* names of frames' functions and qualified names' last parts */
+	struct qwords syms;  /* names of frames' functions, qualified names' last parts, names in code */
+	struct qwords heavy; /* those of them that the names table is asked about */
 	struct qwords mods;  /* module and package names */
 	BASE_VEC(char *) paths; /* paths as written, lower-cased, without a leading "./" */
 };
@@ -155,8 +156,11 @@ static void qinfo_build(struct qinfo *qi, const struct store_query *q)
 		qwords_build(&qi->words, t->text, n);
 		if (t->library)
 			continue;
-		if (t->kind == STORE_QT_SYMBOL)
+		if (t->kind == STORE_QT_SYMBOL) {
 			qwords_add(&qi->syms, t->text, n);
+			if (t->weight >= STORE_GRAPH_MIN_WEIGHT)
+				qwords_add(&qi->heavy, t->text, n);
+		}
 		else if (t->kind == STORE_QT_MODULE)
 			qwords_add(&qi->mods, t->text, n);
 		else if (t->kind == STORE_QT_PATH && qi->paths.n < QPATHS_MAX && n && n < 512) {
@@ -176,6 +180,7 @@ static void qinfo_release(struct qinfo *qi)
 {
 	qwords_release(&qi->words);
 	qwords_release(&qi->syms);
+	qwords_release(&qi->heavy);
 	qwords_release(&qi->mods);
 	for (size_t i = 0; i < qi->paths.n; i++)
 		base_free(qi->paths.v[i]);
@@ -415,9 +420,9 @@ static int graph_expand(struct store *s, const struct store_query *q, const stru
 	int64_t ids[GRAPH_PER_NAME + 1];
 	BASE_VEC(int64_t) fresh = BASE_VEC_INIT;
 	int rc = BASE_OK;
-	for (size_t i = 0; !rc && i < qi->syms.n && i < GRAPH_NAMES; i++) {
+	for (size_t i = 0; !rc && i < qi->heavy.n && i < GRAPH_NAMES; i++) {
 		size_t n = 0;
-		rc = store_names_find(s, qi->syms.v[i], STORE_NAME_DEF, ids, GRAPH_PER_NAME + 1, &n, err);
+		rc = store_names_find(s, qi->heavy.v[i], STORE_NAME_DEF, ids, GRAPH_PER_NAME + 1, &n, err);
 		if (rc || n > GRAPH_PER_NAME)
 			continue;
 		for (size_t k = 0; k < n; k++) {
@@ -571,7 +576,7 @@ int store_search_hybrid(struct store *s, struct store *s2, struct store_vectors 
 
 	struct qinfo qi;
 	qinfo_build(&qi, q);
-	if (f->w_graph > 0 && qi.syms.n)
+	if (f->w_graph > 0 && qi.heavy.n)
 		rc = graph_expand(s, q, &qi, &cv, &cn, err);
 	if (rc) {
 		for (size_t i = 0; i < cn; i++)

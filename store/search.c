@@ -704,7 +704,8 @@ int store_search_lexical(struct store *s, const struct store_query *q, struct st
 	int rc = BASE_OK;
 	if (q->nterms) {
 		for (size_t i = 0; !rc && i < q->nterms; i++)
-			if (q->terms[i].text && q->terms[i].weight > 0)
+			if (q->terms[i].text && q->terms[i].weight > 0 &&
+			    (q->terms[i].kind == STORE_QT_WORD || q->terms[i].kind == STORE_QT_MODULE))
 				rc = terms_extract(&t, q->terms[i].text, strlen(q->terms[i].text), q->terms[i].weight);
 	} else {
 		rc = terms_extract(&t, q->text ? q->text : "", len, 1.0f);

@@ -204,10 +204,14 @@ enum store_qterm_kind {
 
 struct store_qterm {
 	const char *text;
-	float weight; /* relative: 1 an ordinary identifier, 0.3 prose, 3 a frame's path; 0: features only */
-	enum store_qterm_kind kind;
+	float weight; /* relative: 1 an ordinary identifier, 0.3 prose, 3 a frame's path */
+	enum store_qterm_kind kind; /* lexical search reads WORD and MODULE terms only */
 	bool library; /* from library code (site-packages, node_modules ...): no path/symbol boost */
 };
+
+/* Symbols at least this heavy (a frame's function, a qualified name, a
+ * project's error class) are looked up in the names table. */
+#define STORE_GRAPH_MIN_WEIGHT 2.0f
 
 struct store_query {
 	const char *text; /* free text: keywords or a pasted bug report */

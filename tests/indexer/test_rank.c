@@ -309,9 +309,10 @@ static void names_table(void)
 
 /*
  * A chunk that defines a query symbol joins the candidates through the
- * names table although no searched word matches it (the symbol comes
- * with weight 0: features only, as a frame's function does in a big
- * repository whose BM25 depth it falls outside of).
+ * names table although no searched word matches it (lexical search
+ * reads no SYMBOL term; in a big repository a frame's function falls
+ * outside BM25's depth the same way). A light symbol (a name in a code
+ * block) is not looked up.
  */
 static void graph_adds_definition(void)
 {
@@ -328,7 +329,7 @@ static void graph_adds_definition(void)
 		T_FAIL("store_open: %s", err.msg);
 	const struct store_qterm terms[] = {
 		{ "timeout", 1.0f, STORE_QT_WORD, false },
-		{ "reap_children", 0.0f, STORE_QT_SYMBOL, false },
+		{ "reap_children", 2.5f, STORE_QT_SYMBOL, false },
 	};
 	struct store_query q = { .text = "timeout", .k = 10, .terms = terms, .nterms = 2 };
 	for (int graph = 0; graph < 2; graph++) {
@@ -343,6 +344,16 @@ static void graph_adds_definition(void)
 		T_EQ_INT(found, graph);
 		store_hits_release(&h);
 	}
+	const struct store_qterm light[] = {
+		{ "timeout", 1.0f, STORE_QT_WORD, false },
+		{ "reap_children", 1.0f, STORE_QT_SYMBOL, false },
+	};
+	q.terms = light;
+	struct store_hits h = STORE_HITS_INIT;
+	T_OK(store_search_hybrid(s, NULL, NULL, &q, NULL, NULL, true, &h, &err));
+	for (size_t i = 0; i < h.n; i++)
+		T_TRUE(strcmp(h.v[i].path, "pkg/reaper.py") != 0);
+	store_hits_release(&h);
 	store_close(s);
 	box_done(&b);
 }
