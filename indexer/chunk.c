@@ -495,30 +495,25 @@ static void names_of_def(struct names_walk *w, TSNode n)
 	base_free(name);
 }
 
-/* Pre-order walk: positions only grow, so chunks are met in order. */
+static void names_visit(TSNode n, void *payload)
+{
+	struct names_walk *w = payload;
+	if (!ts_node_is_named(n))
+		return;
+	const char *t = ts_node_type(n);
+	if (idx_lang_def_kind_node(w->c->lang, n))
+		names_of_def(w, n);
+	else if (is_import_type(t))
+		names_of_import(w, n);
+	else if (is_call_type(t))
+		names_of_call(w, n);
+}
+
+/* Pre-order: positions only grow, so chunks are met in order. */
 static void names_collect(const struct ctx *c, TSNode root, struct idx_chunks *out)
 {
 	struct names_walk w = { c, out, 0, out->names.n };
-	TSTreeCursor cur = ts_tree_cursor_new(root);
-	for (;;) {
-		TSNode n = ts_tree_cursor_current_node(&cur);
-		if (ts_node_is_named(n)) {
-			const char *t = ts_node_type(n);
-			if (idx_lang_def_kind_node(c->lang, n))
-				names_of_def(&w, n);
-			else if (is_import_type(t))
-				names_of_import(&w, n);
-			else if (is_call_type(t))
-				names_of_call(&w, n);
-		}
-		if (ts_tree_cursor_goto_first_child(&cur))
-			continue;
-		while (!ts_tree_cursor_goto_next_sibling(&cur))
-			if (!ts_tree_cursor_goto_parent(&cur))
-				goto done;
-	}
-done:
-	ts_tree_cursor_delete(&cur);
+	idx_lang_walk(root, names_visit, &w);
 }
 
 static int chunk_tree(const struct idx_lang *lang, const char *data, size_t len, unsigned max, TSParser *parser,
