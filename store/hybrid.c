@@ -153,9 +153,9 @@ static void qinfo_build(struct qinfo *qi, const struct store_query *q)
 		if (!t->text)
 			continue;
 		size_t n = strlen(t->text);
-		qwords_build(&qi->words, t->text, n);
 		if (t->library)
-			continue;
+			continue; /* a library frame's path or function says nothing about the project's files */
+		qwords_build(&qi->words, t->text, n);
 		if (t->kind == STORE_QT_SYMBOL) {
 			qwords_add(&qi->syms, t->text, n);
 			if (t->weight >= STORE_GRAPH_MIN_WEIGHT)
