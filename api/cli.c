@@ -223,7 +223,8 @@ static int cmd_search(int argc, char **argv)
 			break;
 		case 'M':
 			if (!idx_system_parse(optarg, &iq.mode, &off))
-				code = api__usage_error("search", "--mode is hybrid, lexical or dense");
+				code = api__usage_error("search", "--mode is hybrid, lexical or dense, or hybrid-no-F"
+								  " (F: a --no-feature name)");
 			iq.off |= off;
 			break;
 		case 'N':

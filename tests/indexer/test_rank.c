@@ -274,6 +274,31 @@ static void names_table(void)
 	box_done(&b);
 }
 
+/* An index from before the names table (schema 1) is upgraded by the next index run and gets its names. */
+static void names_after_upgrade(void)
+{
+	struct box b;
+	box_init(&b);
+	put(b.repo, "pkg/reaper.py", "def reap_children(pids):\n    return pids\n");
+	index_repo(b.repo);
+	char db_path[256];
+	snprintf(db_path, sizeof(db_path), "%s/.lode/index.db", b.repo);
+	sqlite3 *db = NULL;
+	T_EQ_INT(sqlite3_open(db_path, &db), SQLITE_OK);
+	/* back to what schema 1 had */
+	T_EQ_INT(sqlite3_exec(db, "DROP TABLE names; PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	struct base_err err = { 0, "" };
+	T_TRUE(idx_reader_open(b.repo, &err) == NULL); /* a reader never migrates */
+	T_TRUE(strstr(err.msg, "lode index") != NULL);
+	index_repo(b.repo);
+	T_EQ_INT(sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	T_EQ_INT(count(db, "PRAGMA user_version"), 2);
+	T_EQ_INT(count(db, "SELECT count(*) FROM names WHERE name = 'reap_children' AND kind = 0"), 1);
+	sqlite3_close(db);
+	box_done(&b);
+}
+
 /*
  * A chunk that defines a query symbol joins the candidates through the
  * names table although no searched word matches it (lexical search
@@ -347,5 +372,5 @@ static void system_names(void)
 }
 
 T_MAIN(T_ENTRY(traceback_python), T_ENTRY(traceback_java), T_ENTRY(traceback_go), T_ENTRY(traceback_rust_and_js),
-       T_ENTRY(qualified_symbol), T_ENTRY(changelog_below_code), T_ENTRY(names_table),
+       T_ENTRY(qualified_symbol), T_ENTRY(changelog_below_code), T_ENTRY(names_table), T_ENTRY(names_after_upgrade),
        T_ENTRY(graph_adds_definition), T_ENTRY(system_names))
