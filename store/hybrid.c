@@ -14,9 +14,10 @@
  *            more for a path written in the query, "net/http.c" or a frame's
  *            absolute path ending in it), and its directories
  *   graph    the names table (store.h, "Names") says the chunk defines a name
- *            the query stresses (a frame's function, a `backticked` name, an
- *            error class): such chunks join the candidates even when BM25 and
- *            the vectors missed them
+ *            the query stresses (a frame's function, a qualified name, a
+ *            project's error class: weight >= STORE_GRAPH_MIN_WEIGHT): such
+ *            chunks join the candidates even when BM25 and the vectors missed
+ *            them
  *   aside    tests, docs, changelogs, vendored code are set aside unless the
  *            query asks for them or names the file
  *
@@ -447,7 +448,7 @@ static int graph_expand(struct store *s, const struct store_query *q, const stru
 		s->no_text = true;
 		rc = store_chunks_get(s, fresh.v, NULL, fresh.n, q, &got, err);
 		s->no_text = false;
-		if (!rc) {
+		if (!rc && got.n) {
 			*cv = base_realloc(*cv, (*cn + got.n) * sizeof(**cv));
 			for (size_t i = 0; i < got.n; i++) {
 				(*cv)[*cn].hit = got.v[i];
