@@ -346,6 +346,15 @@ static void graph_adds_definition(void)
 	for (size_t i = 0; i < h.n; i++)
 		T_TRUE(strcmp(h.v[i].path, "pkg/reaper.py") != 0);
 	store_hits_release(&h);
+	/* the path filters hold for the chunks the graph brings too */
+	const char *const only_timer[] = { "pkg/timer.py" };
+	q.terms = terms;
+	q.globs = only_timer;
+	q.nglobs = 1;
+	T_OK(store_search_hybrid(s, NULL, NULL, &q, NULL, NULL, true, &h, &err));
+	T_EQ_INT(h.n, 1);
+	T_EQ_STR(h.v[0].path, "pkg/timer.py");
+	store_hits_release(&h);
 	store_close(s);
 	box_done(&b);
 }
