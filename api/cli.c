@@ -202,7 +202,7 @@ static int cmd_index(int argc, char **argv)
 
 static const char search_help[] =
 	"usage: lode search [--repo DIR] [-k N] [--mode hybrid|lexical|dense] [--files]\n"
-	"                   [--lang L]... [--path GLOB]... [--json] QUERY...|-\n"
+	"                   [--lang L]... [--path GLOB]... [--no-feature F]... [--json] QUERY...|-\n"
 	"\n"
 	"Search the index. QUERY may be a few keywords or a whole bug report;\n"
 	"'-' reads it from standard input.\n"
@@ -213,6 +213,9 @@ static const char search_help[] =
 	"  --files        rank files: one result per file, its best chunk\n"
 	"  --lang L       only chunks in language L (repeatable)\n"
 	"  --path GLOB    only paths matching GLOB, git wildmatch rules (repeatable)\n"
+	"  --no-feature F switch off a part of hybrid ranking, to see what it adds\n"
+	"                 (repeatable): query (query analysis), symbol, path, aside,\n"
+	"                 graph, dense, filesum; --mode hybrid-no-F does the same\n"
 	"  --json         one JSON object on stdout (see DESIGN.md)\n";
 
 static void print_hits(const struct store_hits *hits)
@@ -240,10 +243,12 @@ static int cmd_search(int argc, char **argv)
 		{ "repo", required_argument, NULL, 'R' }, { "mode", required_argument, NULL, 'M' },
 		{ "lang", required_argument, NULL, 'L' }, { "path", required_argument, NULL, 'P' },
 		{ "json", no_argument, NULL, 'J' },	  { "files", no_argument, NULL, 'F' },
+		{ "no-feature", required_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },	  { NULL, 0, NULL, 0 },
 	};
 	const char *repo_opt = NULL;
 	struct idx_query iq = { .k = 10, .mode = IDX_MODE_HYBRID };
+	unsigned off = 0;
 	BASE_VEC(const char *) langs = BASE_VEC_INIT;
 	BASE_VEC(const char *) globs = BASE_VEC_INIT;
 	unsigned long long k = 10;
@@ -255,8 +260,16 @@ static int cmd_search(int argc, char **argv)
 			repo_opt = optarg;
 			break;
 		case 'M':
-			if (!idx_mode_parse(optarg, &iq.mode))
-				code = api__usage_error("search", "--mode is hybrid, lexical or dense");
+			if (!idx_system_parse(optarg, &iq.mode, &off))
+				code = api__usage_error("search", "--mode is hybrid, lexical or dense, or hybrid-no-F"
+								  " (F: a --no-feature name)");
+			iq.off |= off;
+			break;
+		case 'N':
+			if (!idx_feature_parse(optarg, &off))
+				code = api__usage_error("search", "--no-feature is one of query, symbol, path, aside,"
+								  " graph, dense, filesum");
+			iq.off |= off;
 			break;
 		case 'L':
 			base_vec_push(&langs, optarg);

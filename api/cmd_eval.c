@@ -28,7 +28,9 @@ static const char eval_help[] =
 	"\n"
 	"  --repo DIR     the git repository (default: the current directory)\n"
 	"  --commits N    cases wanted (default 50)\n"
-	"  --mode M       lexical, dense or hybrid; repeatable (default: lexical)\n"
+	"  --mode M       lexical, dense or hybrid, or hybrid with features off\n"
+	"                 (hybrid-no-graph-no-query, see lode search --no-feature);\n"
+	"                 repeatable (default: lexical)\n"
 	"  --jobs N       indexing threads (default: one per core)\n"
 	"  --json         print every case and the summary as JSON on stdout\n"
 	"  --keep         keep the worktree (its path is printed)\n"
@@ -99,6 +101,8 @@ int api__cmd_eval(int argc, char **argv)
 	};
 	struct idx_eval_options o = { .repo = "." };
 	enum idx_mode modes[IDX_EVAL_MAX_SYSTEMS - 1];
+	unsigned offs[IDX_EVAL_MAX_SYSTEMS - 1];
+	const char *names[IDX_EVAL_MAX_SYSTEMS - 1];
 	size_t nmodes = 0;
 	bool json = false;
 	unsigned long long v;
@@ -115,13 +119,21 @@ int api__cmd_eval(int argc, char **argv)
 			break;
 		case 'M': {
 			enum idx_mode m;
-			if (!idx_mode_parse(optarg, &m))
-				return api__usage_error("eval", "--mode is hybrid, lexical or dense");
+			unsigned off;
+			if (!idx_system_parse(optarg, &m, &off))
+				return api__usage_error("eval", "--mode is hybrid, lexical or dense, or"
+							" hybrid-no-FEATURE... (query, symbol, path, aside, graph,"
+							" dense, filesum)");
 			bool dup = false;
 			for (size_t i = 0; i < nmodes; i++)
-				dup |= modes[i] == m;
-			if (!dup && nmodes < BASE_ARRAY_LEN(modes))
-				modes[nmodes++] = m;
+				dup |= modes[i] == m && offs[i] == off;
+			if (!dup && nmodes >= BASE_ARRAY_LEN(modes))
+				return api__usage_error("eval", "at most 11 --mode");
+			if (!dup) {
+				modes[nmodes] = m;
+				offs[nmodes] = off;
+				names[nmodes++] = optarg;
+			}
 			break;
 		}
 		case 'j':
@@ -150,6 +162,8 @@ int api__cmd_eval(int argc, char **argv)
 	o.repo = repo;
 	o.modes = modes;
 	o.nmodes = nmodes;
+	o.off = offs;
+	o.names = names;
 	o.progress = eval_progress;
 	struct idx_eval_result r = IDX_EVAL_RESULT_INIT;
 	struct base_err err;

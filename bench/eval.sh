@@ -9,8 +9,9 @@
 # or not). Each is cloned locally (hard links, no checkout) into a temp dir
 # so the mirror is never written to; eval adds one git worktree there.
 # EVAL_REPOS (space-separated OWNER+NAME) picks the repositories,
-# EVAL_COMMITS the cases per repository (default 50), EVAL_MODES the lode
-# modes (default "lexical"). Prints a table and writes
+# EVAL_COMMITS the cases per repository (default 50), EVAL_MODES lode's
+# systems: modes, or hybrid with parts switched off (hybrid-no-graph, see
+# `lode search --help`; default "lexical"). Prints a table and writes
 # bench/results/eval-YYYYMMDD.json.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)

@@ -4,6 +4,11 @@
 #
 #   SWB_MIRRORS=/path/to/mirrors bench/swebench.sh [LODE_BINARY]
 #
+# SWB_MODES picks lode's systems: a mode, or hybrid with parts switched off
+# (hybrid-no-graph, see `lode search --help`); the default is every mode
+# and one ablation row per part of hybrid ranking. SWB_WORK (default
+# /tmp/swebench-dev) is where the trees are extracted.
+#
 # SWB_MIRRORS holds bare full-history mirrors laid out as OWNER+NAME/repo
 # (see shared/bench/swebench-dev/README.md). The evaluator is copied to a
 # temp dir because shared/ is read-only; results land in bench/results/.
@@ -22,11 +27,11 @@ cp -r "$shared"/. "$work"/
 chmod -R u+w "$work"
 cd "$work"
 # lode's index lives inside each tree; prepare.py checks trees file by file
-trees=${SWB_TREES:-/tmp/swebench-dev/trees}
+trees=${SWB_TREES:-${SWB_WORK:-/tmp/swebench-dev}/trees}
 rm -rf "$trees"/*/.lode
 /usr/bin/python3 prepare.py >/dev/null
 # One index per tree (the setup of the first run); each mode then searches it.
-modes=${SWB_MODES:-lexical dense hybrid}
+modes=${SWB_MODES:-hybrid hybrid-no-query hybrid-no-symbol hybrid-no-path hybrid-no-aside hybrid-no-graph hybrid-no-dense hybrid-no-filesum lexical dense}
 setup="rm -rf {tree}/.lode; '$lode' index {tree} >/dev/null"
 names=()
 for m in $modes; do

@@ -15,10 +15,18 @@
  *    cover the file exactly once.
  *
  * A file that does not parse in time falls back to the text chunker.
+ *
+ * Names. One more walk over the tree records, for the chunk each falls in,
+ * the names it defines (what the chunker calls a definition), imports
+ * (import/use/include statements: their identifiers) and calls (a call's
+ * function, its last identifier: `self.a.b()` calls b). Node types are
+ * matched by name ("call", "invocation", "import", ...), so every grammar
+ * gets them without a table of its own.
  */
 #include <string.h>
 
 #include "indexer/chunk.h"
+#include "store/store.h"
 
 #include "base/banned.h"
 
@@ -378,6 +386,136 @@ static void cover(struct ctx *c, struct idx_chunks *out)
 	base_vec_last(&out->c).end_byte = (uint32_t)c->len;
 }
 
+/* ---- names ----------------------------------------------------------- */
+
+#define NAME_TEXT_MAX 512 /* longer call targets and imports are not read */
+
+struct names_walk {
+	const struct ctx *c;
+	struct idx_chunks *out;
+	size_t chunk;     /* the chunk holding the current position */
+	size_t chunk_from; /* its first name */
+};
+
+static bool word_byte(unsigned char ch)
+{
+	return ch == '_' || ch == '$' || (ch >= '0' && ch <= '9') || ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z') ||
+	       ch >= 0x80;
+}
+
+static void name_add(struct names_walk *w, uint32_t pos, enum store_name_kind kind, const char *s, size_t n)
+{
+	if (n < 2 || n > STORE_NAME_MAX || (s[0] >= '0' && s[0] <= '9'))
+		return;
+	struct idx_chunks *out = w->out;
+	while (w->chunk + 1 < out->c.n && pos >= out->c.v[w->chunk].end_byte) {
+		w->chunk++;
+		w->chunk_from = out->names.n;
+	}
+	if (out->names.n - w->chunk_from >= IDX_NAMES_PER_CHUNK)
+		return;
+	for (size_t i = w->chunk_from; i < out->names.n; i++) {
+		const struct idx_name *x = &out->names.v[i];
+		if (x->kind == kind && strlen(x->name) == n && memcmp(x->name, s, n) == 0)
+			return;
+	}
+	struct idx_name nm = { (uint32_t)w->chunk, (uint8_t)kind, base_strndup(s, n) };
+	base_vec_push(&out->names, nm);
+}
+
+/* The last identifier of data[s, e). */
+static void last_word(const char *d, uint32_t s, uint32_t e, uint32_t *ws, uint32_t *wn)
+{
+	while (e > s && !word_byte((unsigned char)d[e - 1]))
+		e--;
+	uint32_t b = e;
+	while (b > s && word_byte((unsigned char)d[b - 1]))
+		b--;
+	*ws = b;
+	*wn = e - b;
+}
+
+static bool is_import_type(const char *t)
+{
+	return strstr(t, "import") || strcmp(t, "use_declaration") == 0 || strcmp(t, "preproc_include") == 0;
+}
+
+static bool is_call_type(const char *t)
+{
+	return (strstr(t, "call") && !strstr(t, "signature")) || strstr(t, "invocation");
+}
+
+static void names_of_import(struct names_walk *w, TSNode n)
+{
+	static const char *const skip[] = { "import", "from", "as", "use", "include", "static", "crate", "self",
+					    "super", "package", "type", "typeof", "require" };
+	const char *d = w->c->data;
+	uint32_t s = ts_node_start_byte(n), e = ts_node_end_byte(n);
+	if (e > w->c->len || e - s > NAME_TEXT_MAX)
+		return;
+	for (uint32_t i = s; i < e;) {
+		if (!word_byte((unsigned char)d[i])) {
+			i++;
+			continue;
+		}
+		uint32_t b = i;
+		while (i < e && word_byte((unsigned char)d[i]))
+			i++;
+		bool kw = false;
+		for (size_t k = 0; k < BASE_ARRAY_LEN(skip) && !kw; k++)
+			kw = strlen(skip[k]) == i - b && memcmp(skip[k], d + b, i - b) == 0;
+		if (!kw)
+			name_add(w, s, STORE_NAME_IMPORT, d + b, i - b);
+	}
+}
+
+static void names_of_call(struct names_walk *w, TSNode n)
+{
+	static const char *const fields[] = { "function", "name", "method", "macro" };
+	TSNode f = { 0 };
+	for (size_t i = 0; i < BASE_ARRAY_LEN(fields) && ts_node_is_null(f); i++)
+		f = ts_node_child_by_field_name(n, fields[i], (uint32_t)strlen(fields[i]));
+	if (ts_node_is_null(f))
+		return;
+	uint32_t s = ts_node_start_byte(f), e = ts_node_end_byte(f), ws, wn;
+	if (e > w->c->len || e - s > NAME_TEXT_MAX)
+		return;
+	last_word(w->c->data, s, e, &ws, &wn);
+	name_add(w, ts_node_start_byte(n), STORE_NAME_CALL, w->c->data + ws, wn);
+}
+
+static void names_of_def(struct names_walk *w, TSNode n)
+{
+	char *name = def_name(w->c, n, 0);
+	if (!name)
+		return;
+	uint32_t ws, wn;
+	last_word(name, 0, (uint32_t)strlen(name), &ws, &wn);
+	name_add(w, ts_node_start_byte(n), STORE_NAME_DEF, name + ws, wn);
+	base_free(name);
+}
+
+static void names_visit(TSNode n, void *payload)
+{
+	struct names_walk *w = payload;
+	if (!ts_node_is_named(n))
+		return;
+	const char *t = ts_node_type(n);
+	if (idx_lang_def_kind_node(w->c->lang, n))
+		names_of_def(w, n);
+	else if (is_import_type(t))
+		names_of_import(w, n);
+	else if (is_call_type(t))
+		names_of_call(w, n);
+}
+
+/* Pre-order: positions only grow, so chunks are met in order. */
+static void names_collect(const struct ctx *c, TSNode root, struct idx_chunks *out)
+{
+	struct names_walk w = { c, out, 0, out->names.n };
+	idx_lang_walk(root, names_visit, &w);
+}
+
 static int chunk_tree(const struct idx_lang *lang, const char *data, size_t len, unsigned max, TSParser *parser,
 		      struct idx_chunks *out)
 {
@@ -412,6 +550,7 @@ static int chunk_tree(const struct idx_lang *lang, const char *data, size_t len,
 		idx__split_lines(out, data, 0, len, max, "code", NULL, NULL);
 	else
 		cover(&c, out);
+	names_collect(&c, ts_tree_root_node(tree), out);
 	for (size_t i = 0; i < c.pieces.n; i++)
 		piece_free(&c.pieces.v[i]);
 	base_vec_release(&c.pieces);

@@ -21,11 +21,22 @@ struct idx_chunk {
 	char *scope;                   /* heap string or NULL: "class Foo > function bar" */
 };
 
-struct idx_chunks {
-	BASE_VEC(struct idx_chunk) c;
+/* A name a chunk defines, imports or calls (enum store_name_kind), from the syntax tree. */
+struct idx_name {
+	uint32_t chunk; /* index into idx_chunks.c */
+	uint8_t kind;   /* enum store_name_kind */
+	char *name;     /* heap: one identifier */
 };
 
-#define IDX_CHUNKS_INIT { BASE_VEC_INIT }
+struct idx_chunks {
+	BASE_VEC(struct idx_chunk) c;
+	BASE_VEC(struct idx_name) names; /* sorted by chunk; only for files with a grammar */
+};
+
+#define IDX_CHUNKS_INIT { BASE_VEC_INIT, BASE_VEC_INIT }
+
+/** Most names kept per chunk. */
+#define IDX_NAMES_PER_CHUNK 64
 
 void idx_chunks_release(struct idx_chunks *cs);
 /** Append a chunk; symbol and scope are copied (may be NULL). */

@@ -15,6 +15,9 @@ void idx_chunks_release(struct idx_chunks *cs)
 		base_free(cs->c.v[i].scope);
 	}
 	base_vec_release(&cs->c);
+	for (size_t i = 0; i < cs->names.n; i++)
+		base_free(cs->names.v[i].name);
+	base_vec_release(&cs->names);
 }
 
 void idx_chunks_add(struct idx_chunks *cs, uint32_t start, uint32_t end, const char *kind, const char *symbol,

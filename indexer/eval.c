@@ -699,6 +699,11 @@ static void worktree_remove(const struct idx_eval_options *o, const char *dir, c
 	rmdir(dir);
 }
 
+static const char *system_name(const struct idx_eval_options *o, const enum idx_mode *modes, size_t m)
+{
+	return o->names && o->names[m] ? o->names[m] : idx_mode_name(modes[m]);
+}
+
 static int run_case(const struct idx_eval_options *o, const char *tree, struct cand *c, struct baseline *bl,
 		    struct idx_eval_case *out, size_t nmodes, const enum idx_mode *modes, enum idx_mode *used,
 		    bool *skip, struct base_err *err)
@@ -737,7 +742,8 @@ static int run_case(const struct idx_eval_options *o, const char *tree, struct c
 	if (!r)
 		return err ? err->code : BASE_E_DB;
 	for (size_t m = 0; m < nmodes && !rc; m++) {
-		struct idx_query q = { .text = c->query, .k = IDX_EVAL_K, .mode = modes[m], .files = true };
+		struct idx_query q = { .text = c->query, .k = IDX_EVAL_K, .mode = modes[m], .files = true,
+				       .off = o->off ? o->off[m] : 0 };
 		struct store_hits hits = STORE_HITS_INIT;
 		struct idx_answer ans;
 		rc = idx_search(r, &q, &hits, &ans, err);
@@ -808,11 +814,11 @@ int idx_eval_run(const struct idx_eval_options *o, struct idx_eval_result *out, 
 		c->files.v = NULL;
 		c->files.n = c->files.cap = 0;
 		out->ncases++;
-		char ranks[128];
+		char ranks[512];
 		size_t rl = 0;
 		for (size_t m = 0; m <= nmodes && rl < sizeof(ranks); m++)
 			rl += (size_t)snprintf(ranks + rl, sizeof(ranks) - rl, " %s=%d",
-					       m < nmodes ? idx_mode_name(modes[m]) : "bm25", ec->ranks[m]);
+					       m < nmodes ? system_name(o, modes, m) : "bm25", ec->ranks[m]);
 		progress(o, "eval: [%zu/%zu] %.10s index %.0f ms, rank%s", i + 1, cands.n, c->commit, ec->index_ms,
 			 ranks);
 	}
@@ -830,7 +836,7 @@ int idx_eval_run(const struct idx_eval_options *o, struct idx_eval_result *out, 
 
 	out->nsystems = nmodes + 1;
 	for (size_t m = 0; m < out->nsystems; m++) {
-		out->systems[m] = m < nmodes ? idx_mode_name(modes[m]) : "bm25";
+		out->systems[m] = m < nmodes ? system_name(o, modes, m) : "bm25";
 		if (m == nmodes)
 			out->used[m] = IDX_MODE_LEXICAL;
 		int *ranks = base_calloc(out->ncases ? out->ncases : 1, sizeof(int));

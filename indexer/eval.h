@@ -38,7 +38,7 @@
 
 #define IDX_EVAL_K 100            /* results fetched per query */
 #define IDX_EVAL_DEFAULT_COMMITS 50
-#define IDX_EVAL_MAX_SYSTEMS 4    /* the modes, then the baseline */
+#define IDX_EVAL_MAX_SYSTEMS 12   /* the modes, then the baseline */
 
 /** Progress: one line of text (no newline), from the calling thread. */
 typedef void idx_eval_progress_fn(void *payload, const char *line);
@@ -49,6 +49,9 @@ struct idx_eval_options {
 	unsigned scan;                /* commits looked at at most; 0: 50 per case wanted, >= 2000 */
 	const enum idx_mode *modes;   /* lode's modes to score; none: lexical */
 	size_t nmodes;                /* at most IDX_EVAL_MAX_SYSTEMS - 1 */
+	const unsigned *off;          /* per mode: enum idx_feature bits switched off (NULL: none) */
+	const char *const *names;     /* per mode: its name in the results (NULL: the mode's name);
+					 must outlive the result */
 	bool keep;                    /* keep the worktree (its path is in the result) */
 	unsigned jobs;                /* idx_index's worker threads; 0: one per core */
 	idx_eval_progress_fn *progress;
@@ -97,7 +100,7 @@ struct idx_eval_result {
 	struct idx_eval_case *cases;
 	size_t ncases;
 	size_t nsystems;                           /* nmodes + 1 (the baseline, last) */
-	const char *systems[IDX_EVAL_MAX_SYSTEMS]; /* "lexical", ..., "bm25" (static strings) */
+	const char *systems[IDX_EVAL_MAX_SYSTEMS]; /* "lexical", ..., "bm25" (static or opts.names) */
 	enum idx_mode used[IDX_EVAL_MAX_SYSTEMS];  /* the mode lode answered with */
 	struct idx_eval_score scores[IDX_EVAL_MAX_SYSTEMS];
 	size_t scanned;      /* commits looked at */

@@ -287,8 +287,19 @@ static int batch_tick(struct run *run, uint64_t bytes, struct base_err *err)
 
 static int write_put(struct run *run, const struct work *w, const struct result *r, struct base_err *err)
 {
-	size_t n = r->chunks.c.n;
+	size_t n = r->chunks.c.n, nn = r->chunks.names.n;
 	struct store_chunk_in *in = base_calloc(n ? n : 1, sizeof(*in));
+	struct store_name *names = base_calloc(nn ? nn : 1, sizeof(*names));
+	for (size_t i = 0; i < nn; i++) {
+		const struct idx_name *x = &r->chunks.names.v[i];
+		names[i].name = x->name;
+		names[i].kind = (enum store_name_kind)x->kind;
+		if (x->chunk < n) {
+			if (!in[x->chunk].names)
+				in[x->chunk].names = &names[i];
+			in[x->chunk].nnames++;
+		}
+	}
 	for (size_t i = 0; i < n; i++) {
 		const struct idx_chunk *c = &r->chunks.c.v[i];
 		in[i].start_byte = c->start_byte;
@@ -303,6 +314,7 @@ static int write_put(struct run *run, const struct work *w, const struct result 
 	struct store_file f = { w->path, w->size, w->mtime_ns, w->ino, r->hash, r->lang->name };
 	int rc = store_file_put(run->st, &f, r->data.data, r->data.len, in, n, err);
 	base_free(in);
+	base_free(names);
 	if (rc)
 		return rc;
 	run->sum->chunks += n;

@@ -587,6 +587,21 @@ const char *idx_lang_def_kind_node(const struct idx_lang *lang, TSNode node)
 	return node_kind(state_of(i), lang, node, 0);
 }
 
+void idx_lang_walk(TSNode root, void (*visit)(TSNode node, void *payload), void *payload)
+{
+	TSTreeCursor cur = ts_tree_cursor_new(root);
+	for (;;) {
+		visit(ts_tree_cursor_current_node(&cur), payload);
+		if (ts_tree_cursor_goto_first_child(&cur))
+			continue;
+		while (!ts_tree_cursor_goto_next_sibling(&cur))
+			if (!ts_tree_cursor_goto_parent(&cur))
+				goto done;
+	}
+done:
+	ts_tree_cursor_delete(&cur);
+}
+
 const struct idx_def_type *idx__lang_node_defs(const struct idx_lang *lang)
 {
 	int i = lang_index(lang);

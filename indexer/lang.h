@@ -72,6 +72,9 @@ const char *idx_lang_def_kind_sym(const struct idx_lang *lang, TSSymbol sym);
  */
 const char *idx_lang_def_kind_node(const struct idx_lang *lang, TSNode node);
 
+/** Call visit(node, payload) for every node under root (root included), in pre-order. */
+void idx_lang_walk(TSNode root, void (*visit)(TSNode node, void *payload), void *payload);
+
 /**
  * The definitions of `lang` that idx_lang_def_kind_node recognises beyond
  * lang->defs (their kind depends on the node's content), terminated by

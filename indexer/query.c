@@ -1145,6 +1145,30 @@ static int build_lexical(struct idx_query_info *q, struct base_err *err)
 	return BASE_OK;
 }
 
+/*
+ * The area prefix of a subject line, as commit messages and many issue
+ * titles have it: "net/http: ...", "ignore/types: ...", "core: ...". Its
+ * parts name directories or modules. Returns the bytes to skip (0: none).
+ */
+static size_t subject_area(struct an *a, const char *s, size_t n)
+{
+	size_t k = 0;
+	while (k < n && k <= 40 && (isalnum((unsigned char)s[k]) || s[k] == '_' || s[k] == '-' || s[k] == '/' ||
+				     s[k] == '.'))
+		k++;
+	if (!k || k > 40 || k + 1 >= n || s[k] != ':' || s[k + 1] != ' ')
+		return 0;
+	for (size_t i = 0; i < k;) {
+		size_t j = i;
+		while (j < k && s[j] != '/' && s[j] != '.')
+			j++;
+		if (j - i >= 2 && is_ident_start((unsigned char)s[i]) && !is_stop(s + i, j - i))
+			add_term(a, s + i, j - i, IDX_W_MODULE, IDX_TERM_MODULE);
+		i = j + 1;
+	}
+	return k + 1;
+}
+
 int idx_query_analyze(const char *text, size_t len, struct idx_query_info *out, struct base_err *err)
 {
 	*out = (struct idx_query_info)IDX_QUERY_INFO_INIT;
@@ -1153,6 +1177,7 @@ int idx_query_analyze(const char *text, size_t len, struct idx_query_info *out, 
 				    (size_t)IDX_QUERY_MAX);
 	struct an a = { out, NULL, 0 };
 	bool fence = false, comment = false, env_section = false, after_py_frame = false, skip_source = false;
+	bool subject = true; /* the first line with content is still to come */
 	size_t pos = 0;
 	while (pos < len) {
 		const char *nl = memchr(text + pos, '\n', len - pos);
@@ -1212,6 +1237,8 @@ int idx_query_analyze(const char *text, size_t len, struct idx_query_info *out, 
 			out->dropped_bytes += raw;
 			continue;
 		}
+		bool first = subject; /* the first line with content: a subject may start it */
+		subject = false;
 		size_t npaths = out->paths.n;
 		if (frame_python(&a, s, n)) {
 			/* the source line under a library frame says nothing about the project */
@@ -1240,6 +1267,11 @@ int idx_query_analyze(const char *text, size_t len, struct idx_query_info *out, 
 		if (msg) {
 			scan_prose(&a, s + msg, n - msg, IDX_TERM_MESSAGE, IDX_W_MESSAGE);
 			continue;
+		}
+		if (first && !fence) {
+			size_t skip = subject_area(&a, s, n);
+			s += skip;
+			n -= skip;
 		}
 		/* Rust's panic line: "thread 'main' panicked at src/x.rs:12:5:" */
 		if (fence)

@@ -18,6 +18,8 @@
  *   - identifiers in code blocks and `backticks`;
  *   - error class names (`ValueError`, `NullPointerException`) and the
  *     message after them;
+ *   - the area prefix of a subject line ("net/http: ...", "core: ..."),
+ *     as commit messages and many issue titles start: module names;
  *   - prose words, kept with low weight.
  *
  * Dropped as boilerplate: issue-template headings ("### Describe the

@@ -8,6 +8,7 @@
 
 #include "embed/embed.h"
 #include "indexer/indexer.h"
+#include "indexer/query.h"
 #include "indexer/reader.h"
 #include "indexer/vectors.h"
 
@@ -55,6 +56,54 @@ bool idx_mode_parse(const char *name, enum idx_mode *out)
 		}
 	}
 	return false;
+}
+
+static const char *const feature_names[IDX_FEAT__COUNT] = {
+	"query", "symbol", "path", "aside", "graph", "dense", "filesum",
+};
+
+const char *idx_feature_name(unsigned feature)
+{
+	for (unsigned i = 0; i < IDX_FEAT__COUNT; i++)
+		if (feature == 1u << i)
+			return feature_names[i];
+	return NULL;
+}
+
+bool idx_feature_parse(const char *name, unsigned *feature)
+{
+	for (unsigned i = 0; i < IDX_FEAT__COUNT; i++) {
+		if (strcmp(name, feature_names[i]) == 0) {
+			*feature = 1u << i;
+			return true;
+		}
+	}
+	return false;
+}
+
+bool idx_system_parse(const char *spec, enum idx_mode *mode, unsigned *off)
+{
+	char buf[128];
+	if (strlen(spec) >= sizeof(buf))
+		return false;
+	memcpy(buf, spec, strlen(spec) + 1);
+	char *rest = strstr(buf, "-no-");
+	if (rest)
+		*rest = '\0';
+	if (!idx_mode_parse(buf, mode))
+		return false;
+	*off = 0;
+	while (rest) {
+		char *name = rest + 4;
+		rest = strstr(name, "-no-");
+		if (rest)
+			*rest = '\0';
+		unsigned f;
+		if (!idx_feature_parse(name, &f))
+			return false;
+		*off |= f;
+	}
+	return true;
 }
 
 static struct store *take_store(struct idx_reader *r, struct base_err *err)
@@ -203,6 +252,50 @@ out:
 	return ok;
 }
 
+/*
+ * Query analysis as weighted terms for the store: every term with its
+ * weight (lexical search and the features' words), then the paths and the
+ * symbols (they steer the features and the names-table look-ups; their
+ * words are among the terms already).
+ */
+static struct store_qterm *qterms_build(const struct idx_query_info *qi, size_t *n)
+{
+	size_t cap = qi->terms.n + qi->paths.n + qi->symbols.n;
+	struct store_qterm *t = base_calloc(cap ? cap : 1, sizeof(*t));
+	size_t k = 0;
+	for (size_t i = 0; i < qi->terms.n; i++) {
+		const struct idx_query_term *x = &qi->terms.v[i];
+		enum store_qterm_kind kind = x->kind == IDX_TERM_MODULE ? STORE_QT_MODULE : STORE_QT_WORD;
+		t[k++] = (struct store_qterm){ x->text, x->weight, kind, false };
+	}
+	for (size_t i = 0; i < qi->paths.n; i++)
+		t[k++] = (struct store_qterm){ qi->paths.v[i].path, qi->paths.v[i].weight, STORE_QT_PATH,
+					       qi->paths.v[i].library };
+	for (size_t i = 0; i < qi->symbols.n; i++)
+		t[k++] = (struct store_qterm){ qi->symbols.v[i].name, qi->symbols.v[i].weight, STORE_QT_SYMBOL,
+					       qi->symbols.v[i].library };
+	*n = k;
+	return t;
+}
+
+/* The default fusion with the switched-off features zeroed. */
+static void fusion_for(unsigned off, struct store_fusion *f)
+{
+	*f = store_fusion_default;
+	if (off & IDX_FEAT_SYMBOL)
+		f->w_symbol = f->w_hint_symbol = 0;
+	if (off & IDX_FEAT_PATH)
+		f->w_path = f->w_hint_path = f->w_dirs = 0;
+	if (off & IDX_FEAT_ASIDE)
+		f->aside = 1;
+	if (off & IDX_FEAT_GRAPH)
+		f->w_graph = 0;
+	if (off & IDX_FEAT_DENSE)
+		f->w_dense = 0;
+	if (off & IDX_FEAT_FILESUM)
+		f->file_rest = 0;
+}
+
 int idx_search(struct idx_reader *r, const struct idx_query *q, struct store_hits *out,
 	       struct idx_answer *ans, struct base_err *err)
 {
@@ -225,7 +318,7 @@ int idx_search(struct idx_reader *r, const struct idx_query *q, struct store_hit
 	}
 	int rc = BASE_OK;
 	float *qvec = NULL;
-	if (mode != IDX_MODE_LEXICAL) {
+	if (mode != IDX_MODE_LEXICAL && !(mode == IDX_MODE_HYBRID && (q->off & IDX_FEAT_DENSE))) {
 		size_t len = q->len ? q->len : strlen(q->text);
 		qvec = base_malloc(embed_dim(r->emb) * sizeof(*qvec));
 		rc = embed_texts(r->emb, EMBED_QUERY, &q->text, &len, 1, qvec, err);
@@ -233,11 +326,24 @@ int idx_search(struct idx_reader *r, const struct idx_query *q, struct store_hit
 	if (rc) {
 		/* nothing */
 	} else if (mode == IDX_MODE_HYBRID) {
+		struct store_fusion fu;
+		fusion_for(q->off, &fu);
+		struct idx_query_info qi = IDX_QUERY_INFO_INIT;
+		struct store_qterm *terms = NULL;
+		size_t len = q->len ? q->len : strlen(q->text);
+		if (!(q->off & IDX_FEAT_QUERY) &&
+		    idx_query_analyze(q->text, BASE_MIN(len, (size_t)IDX_QUERY_MAX), &qi, NULL) == BASE_OK &&
+		    qi.terms.n) {
+			terms = qterms_build(&qi, &sq.nterms);
+			sq.terms = terms;
+		}
 		/* a second handle lets the dense half run beside the lexical one */
-		struct store *s2 = take_store(r, NULL);
-		rc = store_search_hybrid(s, s2, r->vectors, &sq, qvec, NULL, q->files, out, err);
+		struct store *s2 = fu.w_dense > 0 ? take_store(r, NULL) : NULL;
+		rc = store_search_hybrid(s, s2, r->vectors, &sq, qvec, &fu, q->files, out, err);
 		if (s2)
 			give_store(r, s2);
+		base_free(terms);
+		idx_query_info_release(&qi);
 	} else {
 		size_t first = out->n;
 		if (q->files)

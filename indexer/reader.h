@@ -38,6 +38,31 @@ const char *idx_mode_name(enum idx_mode mode);
 /** Parse a mode name; false when unknown. */
 bool idx_mode_parse(const char *name, enum idx_mode *out);
 
+/*
+ * The parts of hybrid ranking that can be switched off, one at a time, to
+ * measure what each adds (bench/swebench.sh, bench/eval.sh).
+ */
+enum idx_feature {
+	IDX_FEAT_QUERY = 1u << 0,   /* query analysis (indexer/query.h): weighted terms, boilerplate dropped */
+	IDX_FEAT_SYMBOL = 1u << 1,  /* the chunk defines a name the query mentions */
+	IDX_FEAT_PATH = 1u << 2,    /* the query names the file: stem, written path, directories */
+	IDX_FEAT_ASIDE = 1u << 3,   /* tests, docs, changelogs, vendored code set aside */
+	IDX_FEAT_GRAPH = 1u << 4,   /* chunks that define a query symbol join the candidates (names table) */
+	IDX_FEAT_DENSE = 1u << 5,   /* the dense half */
+	IDX_FEAT_FILESUM = 1u << 6, /* a file scores its best chunk plus a bounded share of the rest */
+};
+#define IDX_FEAT__COUNT 7
+
+/** "query", "symbol", "path", "aside", "graph", "dense", "filesum"; NULL for other values. */
+const char *idx_feature_name(unsigned feature);
+/** Parse a feature name; false when unknown. */
+bool idx_feature_parse(const char *name, unsigned *feature);
+/**
+ * Parse a system: a mode name, optionally followed by features switched
+ * off, "hybrid-no-graph-no-query". false when any part is unknown.
+ */
+bool idx_system_parse(const char *spec, enum idx_mode *mode, unsigned *off);
+
 struct idx_query {
 	const char *text; /* free text: keywords or a pasted bug report */
 	size_t len;       /* 0: text is NUL-terminated */
@@ -48,6 +73,7 @@ struct idx_query {
 	const char *const *globs; /* keep paths matching any glob (none: all) */
 	size_t nglobs;
 	bool files; /* rank files: one hit per file, its best chunk */
+	unsigned off; /* enum idx_feature bits switched off (hybrid only; 0: all on) */
 };
 
 /** What an answer reflects. */

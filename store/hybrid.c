@@ -8,9 +8,21 @@
  * Then light features that matter for code, in the same units (a feature
  * worth f counts as much as being ranked 1/f-th... see feature_bonus):
  *
- *   symbol   the chunk defines a name the query mentions ("parse_header")
- *   path     the query names the chunk's file (its stem, "http" in net/http.c)
+ *   symbol   the chunk defines a name the query mentions ("parse_header"),
+ *            more when it is a frame's function or a qualified name's last part
+ *   path     the query names the chunk's file (its stem, "http" in net/http.c;
+ *            more for a path written in the query, "net/http.c" or a frame's
+ *            absolute path ending in it), and its directories
+ *   graph    the names table (store.h, "Names") says the chunk defines a name
+ *            the query stresses (a frame's function, a qualified name, a
+ *            project's error class: weight >= STORE_GRAPH_MIN_WEIGHT): such
+ *            chunks join the candidates even when BM25 and the vectors missed
+ *            them
+ *   aside    tests, docs, changelogs, vendored code are set aside unless the
+ *            query asks for them or names the file
  *
+ * With weighted terms (store_query.terms, from query analysis) the features
+ * read the terms, so boilerplate the analysis dropped counts for nothing.
  * With --files, chunks are grouped by file: a file scores its best chunk
  * plus a bounded share of the others, so a file with many weak hits does
  * not beat one with a strong hit.
@@ -33,6 +45,10 @@ const struct store_fusion store_fusion_default = {
 	.w_path = 0.3,
 	.file_rest = 0.25,
 	.aside = 0.5,
+	.w_hint_symbol = 0.5,
+	.w_hint_path = 1.0,
+	.w_dirs = 0.1,
+	.w_graph = 0.5,
 };
 
 /* Candidates fetched from the vector index per wanted result: chunks deleted
@@ -112,6 +128,119 @@ static void qwords_release(struct qwords *qw)
 	for (size_t i = 0; i < qw->n; i++)
 		base_free(qw->v[i]);
 	base_free(qw->v);
+}
+
+/* What the features read of a query. */
+struct qinfo {
+	struct qwords words; /* every word */
+	struct qwords syms;  /* names of frames' functions, qualified names' last parts, names in code */
+	struct qwords heavy; /* those of them that the names table is asked about */
+	struct qwords mods;  /* module and package names */
+	BASE_VEC(char *) paths; /* paths as written, lower-cased, without a leading "./" */
+};
+
+#define QPATHS_MAX 32
+
+static void qinfo_build(struct qinfo *qi, const struct store_query *q)
+{
+	memset(qi, 0, sizeof(*qi));
+	if (!q->nterms) {
+		size_t qlen = q->text_len ? q->text_len : (q->text ? strlen(q->text) : 0);
+		qwords_build(&qi->words, q->text ? q->text : "", BASE_MIN(qlen, BASE_CAP_QUERY));
+		return;
+	}
+	for (size_t i = 0; i < q->nterms; i++) {
+		const struct store_qterm *t = &q->terms[i];
+		if (!t->text)
+			continue;
+		size_t n = strlen(t->text);
+		if (t->library)
+			continue; /* a library frame's path or function says nothing about the project's files */
+		qwords_build(&qi->words, t->text, n);
+		if (t->kind == STORE_QT_SYMBOL) {
+			qwords_add(&qi->syms, t->text, n);
+			if (t->weight >= STORE_GRAPH_MIN_WEIGHT)
+				qwords_add(&qi->heavy, t->text, n);
+		}
+		else if (t->kind == STORE_QT_MODULE)
+			qwords_add(&qi->mods, t->text, n);
+		else if (t->kind == STORE_QT_PATH && qi->paths.n < QPATHS_MAX && n && n < 512) {
+			const char *p = t->text;
+			while (p[0] == '.' && p[1] == '/')
+				p += 2;
+			size_t pn = strlen(p);
+			char *low = base_malloc(pn + 1);
+			base_ascii_lower(p, pn, low);
+			low[pn] = '\0';
+			base_vec_push(&qi->paths, low);
+		}
+	}
+}
+
+static void qinfo_release(struct qinfo *qi)
+{
+	qwords_release(&qi->words);
+	qwords_release(&qi->syms);
+	qwords_release(&qi->heavy);
+	qwords_release(&qi->mods);
+	for (size_t i = 0; i < qi->paths.n; i++)
+		base_free(qi->paths.v[i]);
+	base_vec_release(&qi->paths);
+}
+
+/* a ends with b, and b starts a or follows a '/' in it (case-insensitive; b lower-case) */
+static bool path_suffix(const char *a, size_t an, const char *b, size_t bn)
+{
+	if (!bn || bn > an)
+		return false;
+	const char *t = a + an - bn;
+	for (size_t i = 0; i < bn; i++)
+		if ((char)(t[i] >= 'A' && t[i] <= 'Z' ? t[i] | 0x20 : t[i]) != b[i])
+			return false;
+	return t == a || t[-1] == '/';
+}
+
+/* Does the query write out this file's path (or a path ending in it, or one it ends with)? */
+static bool path_named(const struct qinfo *qi, const char *path)
+{
+	size_t n = strlen(path);
+	for (size_t i = 0; i < qi->paths.n; i++) {
+		const char *h = qi->paths.v[i];
+		size_t hn = strlen(h);
+		char low[1024];
+		if (n >= sizeof(low))
+			continue;
+		base_ascii_lower(path, n, low);
+		low[n] = '\0';
+		/* the query's path ends with the file's ("/home/u/proj/pkg/x.py"), or the file's with the query's */
+		if (path_suffix(h, hn, low, n) || path_suffix(path, n, h, hn))
+			return true;
+	}
+	return false;
+}
+
+/* A part of a compound stem ("types" of default_types, "adapters" of TypeAdapters) is a query word. */
+static bool stem_part_named(const struct qinfo *qi, const char *stem, size_t n)
+{
+	struct base_span parts[16];
+	size_t np = base_word_parts(stem, n, parts, BASE_ARRAY_LEN(parts));
+	for (size_t i = 0; np > 1 && i < np && i < BASE_ARRAY_LEN(parts); i++)
+		if (qwords_has(&qi->words, stem + parts[i].off, parts[i].len))
+			return true;
+	return false;
+}
+
+/* Directories of the path the query names as modules or words, at most 2. */
+static int dirs_named(const struct qinfo *qi, const char *path)
+{
+	int hits = 0;
+	const char *p = path;
+	for (const char *slash; hits < 2 && (slash = strchr(p, '/')) != NULL; p = slash + 1) {
+		size_t n = (size_t)(slash - p);
+		if (qwords_has(&qi->mods, p, n) || qwords_has(&qi->syms, p, n))
+			hits++;
+	}
+	return hits;
 }
 
 /* The file name without directories and extension. */
@@ -206,18 +335,30 @@ static bool query_wants_aside(const struct qwords *qw)
 	return false;
 }
 
-static double feature_bonus(const struct store_fusion *f, const struct qwords *qw, const struct store_hit *h)
+/* The chunk's features; *sym_hit says whether its own symbol matched a query symbol. */
+static double feature_bonus(const struct store_fusion *f, const struct qinfo *qi, const struct store_hit *h,
+			    bool named, bool *sym_hit)
 {
 	double unit = 1.0 / (f->rrf_k + 1);
 	double b = 0;
 	const char *name;
 	size_t n;
 	symbol_name(h->symbol, &name, &n);
-	if (n && qwords_has(qw, name, n))
+	*sym_hit = false;
+	if (n && qwords_has(&qi->words, name, n))
 		b += f->w_symbol * unit;
+	if (n && qwords_has(&qi->syms, name, n)) {
+		b += f->w_hint_symbol * unit;
+		*sym_hit = true;
+	}
 	path_stem(h->path, &name, &n);
-	if (n && qwords_has(qw, name, n))
+	if (n && qwords_has(&qi->words, name, n))
 		b += f->w_path * unit;
+	else if (n && stem_part_named(qi, name, n))
+		b += 0.5 * f->w_path * unit;
+	if (named)
+		b += f->w_hint_path * unit;
+	b += f->w_dirs * unit * dirs_named(qi, h->path);
 	return b;
 }
 
@@ -226,6 +367,7 @@ static double feature_bonus(const struct store_fusion *f, const struct qwords *q
 struct cand {
 	struct store_hit hit;
 	double score;
+	bool graph; /* the names table says it defines a query symbol */
 };
 
 static int by_score(const void *pa, const void *pb)
@@ -259,9 +401,67 @@ static void fuse_list(struct cand **cv, size_t *cn, struct store_hits *l, double
 		}
 		(*cv)[*cn].hit = l->v[i];
 		(*cv)[*cn].score = add;
+		(*cv)[*cn].graph = false;
 		(*cn)++;
 	}
 	l->n = 0;
+}
+
+#define GRAPH_NAMES 24   /* query symbols looked up */
+#define GRAPH_PER_NAME 8 /* a name defined in more chunks than this is too common to say much */
+
+/*
+ * Mark the candidates that define a query symbol (names table), and add
+ * those that define one but are not candidates yet (score 0: only their
+ * features rank them). *cv grows as needed.
+ */
+static int graph_expand(struct store *s, const struct store_query *q, const struct qinfo *qi, struct cand **cv,
+			size_t *cn, struct base_err *err)
+{
+	int64_t ids[GRAPH_PER_NAME + 1];
+	BASE_VEC(int64_t) fresh = BASE_VEC_INIT;
+	int rc = BASE_OK;
+	for (size_t i = 0; !rc && i < qi->heavy.n && i < GRAPH_NAMES; i++) {
+		size_t n = 0;
+		rc = store_names_find(s, qi->heavy.v[i], STORE_NAME_DEF, ids, GRAPH_PER_NAME + 1, &n, err);
+		if (rc || n > GRAPH_PER_NAME)
+			continue;
+		for (size_t k = 0; k < n; k++) {
+			size_t j;
+			for (j = 0; j < *cn; j++)
+				if ((*cv)[j].hit.chunk_id == ids[k])
+					break;
+			if (j < *cn) {
+				(*cv)[j].graph = true;
+				continue;
+			}
+			size_t m;
+			for (m = 0; m < fresh.n; m++)
+				if (fresh.v[m] == ids[k])
+					break;
+			if (m == fresh.n)
+				base_vec_push(&fresh, ids[k]);
+		}
+	}
+	if (!rc && fresh.n) {
+		struct store_hits got = STORE_HITS_INIT;
+		s->no_text = true;
+		rc = store_chunks_get(s, fresh.v, NULL, fresh.n, q, &got, err);
+		s->no_text = false;
+		if (!rc && got.n) {
+			*cv = base_realloc(*cv, (*cn + got.n) * sizeof(**cv));
+			for (size_t i = 0; i < got.n; i++) {
+				(*cv)[*cn].hit = got.v[i];
+				(*cv)[*cn].score = 0;
+				(*cv)[*cn].graph = true;
+				(*cn)++;
+			}
+			got.n = 0;
+		}
+		store_hits_release(&got);
+	}
+	base_vec_release(&fresh);
+	return rc;
 }
 
 /* One candidate per file: the best chunk, scored max + a bounded share of the rest. */
@@ -375,16 +575,28 @@ int store_search_hybrid(struct store *s, struct store *s2, struct store_vectors 
 	store_hits_release(&lex);
 	store_hits_release(&dense);
 
-	struct qwords qw = { NULL, 0, 0 };
-	size_t qlen = q->text_len ? q->text_len : (q->text ? strlen(q->text) : 0);
-	qwords_build(&qw, q->text ? q->text : "", BASE_MIN(qlen, BASE_CAP_QUERY));
-	bool aside_ok = query_wants_aside(&qw);
+	struct qinfo qi;
+	qinfo_build(&qi, q);
+	if (f->w_graph > 0 && qi.heavy.n)
+		rc = graph_expand(s, q, &qi, &cv, &cn, err);
+	if (rc) {
+		for (size_t i = 0; i < cn; i++)
+			store__hit_free(&cv[i].hit);
+		base_free(cv);
+		qinfo_release(&qi);
+		return rc;
+	}
+	bool aside_ok = query_wants_aside(&qi.words);
+	double unit = 1.0 / (f->rrf_k + 1);
 	for (size_t i = 0; i < cn; i++) {
-		cv[i].score += feature_bonus(f, &qw, &cv[i].hit);
-		if (!aside_ok && path_aside(cv[i].hit.path))
+		bool sym_hit = false, named = qi.paths.n && path_named(&qi, cv[i].hit.path);
+		cv[i].score += feature_bonus(f, &qi, &cv[i].hit, named, &sym_hit);
+		if (cv[i].graph && !sym_hit)
+			cv[i].score += f->w_graph * unit;
+		if (!aside_ok && !named && path_aside(cv[i].hit.path))
 			cv[i].score *= f->aside;
 	}
-	qwords_release(&qw);
+	qinfo_release(&qi);
 
 	if (files)
 		cn = group_files(cv, cn, f);

@@ -85,6 +85,9 @@ enum store_stmt {
 	ST_HIT_GET,
 	ST_HIT_META,
 	ST_CHUNK_TEXT,
+	ST_NAME_INSERT,
+	ST_NAMES_DROP,
+	ST_NAME_FIND,
 	ST__COUNT
 };
 

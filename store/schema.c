@@ -78,6 +78,16 @@ static const char *const migrations[] = {
 	"INSERT INTO meta(key, value) VALUES('chunk_count', '0');"
 	"INSERT INTO meta(key, value) VALUES('body_bytes', '0');"
 	"INSERT INTO meta(key, value) VALUES('generation', '0');",
+	/*
+	 * 1 -> 2: the code graph by name (store.h, "Names"): the names each
+	 * chunk defines, imports and calls, lower-cased. Every file's stat
+	 * and hash are cleared so that the next index run re-chunks it and
+	 * fills the table.
+	 */
+	"CREATE TABLE names(name TEXT NOT NULL, kind INTEGER NOT NULL, chunk_id INTEGER NOT NULL,"
+	" PRIMARY KEY(name, kind, chunk_id)) WITHOUT ROWID;"
+	"CREATE INDEX names_chunk ON names(chunk_id);"
+	"UPDATE files SET mtime_ns = -1, size = -1, hash = 0;",
 };
 
 int store__schema_latest(void)

@@ -48,6 +48,7 @@ struct term {
 	uint32_t freq;     /* occurrences in the query */
 	bool whole;        /* appeared as a whole word */
 	bool ident;        /* a whole word with several parts */
+	float w;           /* weight: the highest of the query terms it came from */
 	int64_t df;        /* -1: not looked up */
 };
 
@@ -80,7 +81,7 @@ static const char *term_str(const struct terms *t, const struct term *x)
 }
 
 /* Add the lower-case term w[0,n); keeps the first CANDIDATES_MAX. */
-static int terms_add(struct terms *t, const char *w, size_t n, bool whole, bool ident)
+static int terms_add(struct terms *t, const char *w, size_t n, bool whole, bool ident, float weight)
 {
 	if (n < 2 || n > STORE_TOKEN_MAX || store__is_stopword(w, n))
 		return BASE_OK;
@@ -92,13 +93,14 @@ static int terms_add(struct terms *t, const char *w, size_t n, bool whole, bool 
 			x->freq++;
 			x->whole |= whole;
 			x->ident |= ident;
+			x->w = BASE_MAX(x->w, weight);
 			return BASE_OK;
 		}
 		i = (i + 1) & mask;
 	}
 	if (t->v.n >= CANDIDATES_MAX)
 		return BASE_OK;
-	struct term x = { (uint32_t)t->buf.len, (uint32_t)n, (uint32_t)t->v.n, 1, whole, ident, -1 };
+	struct term x = { (uint32_t)t->buf.len, (uint32_t)n, (uint32_t)t->v.n, 1, whole, ident, weight, -1 };
 	int rc = base_buf_add(&t->buf, w, n);
 	if (!rc)
 		rc = base_buf_addc(&t->buf, '\0');
@@ -109,7 +111,7 @@ static int terms_add(struct terms *t, const char *w, size_t n, bool whole, bool 
 	return BASE_OK;
 }
 
-static int terms_extract(struct terms *t, const char *text, size_t len)
+static int terms_extract(struct terms *t, const char *text, size_t len, float weight)
 {
 	size_t pos = 0;
 	struct base_span w;
@@ -122,14 +124,14 @@ static int terms_extract(struct terms *t, const char *text, size_t len)
 		int rc = BASE_OK;
 		if (w.len <= STORE_TOKEN_MAX) {
 			base_ascii_lower(word, w.len, lower);
-			rc = terms_add(t, lower, w.len, true, split && np > 1);
+			rc = terms_add(t, lower, w.len, true, split && np > 1, weight);
 		}
 		np = BASE_MIN(np, BASE_ARRAY_LEN(parts));
 		for (size_t i = 0; split && !rc && i < np; i++) {
 			if (parts[i].len > STORE_TOKEN_MAX)
 				continue;
 			base_ascii_lower(word + parts[i].off, parts[i].len, lower);
-			rc = terms_add(t, lower, parts[i].len, false, false);
+			rc = terms_add(t, lower, parts[i].len, false, false, weight);
 		}
 		if (rc)
 			return rc;
@@ -137,10 +139,12 @@ static int terms_extract(struct terms *t, const char *text, size_t len)
 	return BASE_OK;
 }
 
-/* Look-up order: identifiers, then words the text repeats, longer first. */
+/* Look-up order: weightier terms, identifiers, then words the text repeats, longer first. */
 static int by_promise(const void *pa, const void *pb)
 {
 	const struct term *a = pa, *b = pb;
+	if (a->w != b->w)
+		return a->w > b->w ? -1 : 1;
 	if (a->ident != b->ident)
 		return a->ident ? -1 : 1;
 	if (a->whole != b->whole)
@@ -152,16 +156,17 @@ static int by_promise(const void *pa, const void *pb)
 	return a->order < b->order ? -1 : a->order > b->order;
 }
 
-static int64_t weighted_df(const struct term *x)
+/* A part counts as twice as common as a whole word, a term of weight w as w times rarer. */
+static double weighted_df(const struct term *x)
 {
-	return x->whole ? x->df : 2 * x->df;
+	return (double)(x->whole ? x->df : 2 * x->df) / (x->w > 0 ? x->w : 1);
 }
 
 /* Final order: rarest first, whole words before parts. */
 static int by_rarity(const void *pa, const void *pb)
 {
 	const struct term *a = pa, *b = pb;
-	int64_t wa = weighted_df(a), wb = weighted_df(b);
+	double wa = weighted_df(a), wb = weighted_df(b);
 	if (wa != wb)
 		return wa < wb ? -1 : 1;
 	return a->order < b->order ? -1 : a->order > b->order;
@@ -696,7 +701,15 @@ int store_search_lexical(struct store *s, const struct store_query *q, struct st
 	terms_init(&t);
 	struct base_buf match = BASE_BUF_INIT(BASE_CAP_QUERY);
 	struct ranked_vec best = BASE_VEC_INIT;
-	int rc = terms_extract(&t, q->text ? q->text : "", len);
+	int rc = BASE_OK;
+	if (q->nterms) {
+		for (size_t i = 0; !rc && i < q->nterms; i++)
+			if (q->terms[i].text && q->terms[i].weight > 0 &&
+			    (q->terms[i].kind == STORE_QT_WORD || q->terms[i].kind == STORE_QT_MODULE))
+				rc = terms_extract(&t, q->terms[i].text, strlen(q->terms[i].text), q->terms[i].weight);
+	} else {
+		rc = terms_extract(&t, q->text ? q->text : "", len, 1.0f);
+	}
 	if (rc) {
 		base_err_set(err, rc, "query too large");
 		goto out;
@@ -798,4 +811,30 @@ int store_file_chunks(struct store *s, const char *path, struct store_hits *out,
 	if (!ret && !found)
 		ret = base_err_set(err, BASE_E_NOTFOUND, "%s is not in the index", path);
 	return ret;
+}
+
+/* ---- names ----------------------------------------------------------- */
+
+int store_names_find(struct store *s, const char *name, enum store_name_kind kind, int64_t *ids, size_t max,
+		     size_t *n, struct base_err *err)
+{
+	*n = 0;
+	size_t len = name ? strlen(name) : 0;
+	if (!len || len > STORE_NAME_MAX || !max)
+		return BASE_OK;
+	char low[STORE_NAME_MAX];
+	base_ascii_lower(name, len, low);
+	sqlite3_stmt *st = store__stmt(s, ST_NAME_FIND, err);
+	if (!st)
+		return err ? err->code : BASE_E_DB;
+	sqlite3_bind_text(st, 1, low, (int)len, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, (int)kind);
+	sqlite3_bind_int64(st, 3, (int64_t)max);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < max)
+		ids[(*n)++] = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return store__db_err(s, rc, err, "look up a name");
+	return BASE_OK;
 }

@@ -57,6 +57,9 @@ static const char *const stmt_sql[ST__COUNT] = {
 			" c.start_line, c.end_line, '' FROM chunks c JOIN files f ON f.id = c.file_id"
 			" WHERE c.id = ?1",
 	[ST_CHUNK_TEXT] = "SELECT text FROM chunks WHERE id = ?1",
+	[ST_NAME_INSERT] = "INSERT OR IGNORE INTO names(name, kind, chunk_id) VALUES(?1, ?2, ?3)",
+	[ST_NAMES_DROP] = "DELETE FROM names WHERE chunk_id BETWEEN ?1 AND ?2",
+	[ST_NAME_FIND] = "SELECT chunk_id FROM names WHERE name = ?1 AND kind = ?2 ORDER BY chunk_id LIMIT ?3",
 };
 
 /* ---- errors ---------------------------------------------------------- */

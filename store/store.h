@@ -83,6 +83,32 @@ struct store_file {
 	const char *lang;
 };
 
+/*
+ * Names (the code graph by name): what a chunk defines, imports and calls,
+ * as tree-sitter sees it, stored lower-cased beside the chunk and replaced
+ * with it. Ranking uses them to find the chunk that defines a name a query
+ * mentions even when few of its words match.
+ */
+enum store_name_kind {
+	STORE_NAME_DEF = 0,    /* a function, class, type ... defined here */
+	STORE_NAME_IMPORT = 1, /* a module or name imported / included */
+	STORE_NAME_CALL = 2,   /* a function or method called by name */
+};
+
+struct store_name {
+	const char *name; /* as written; stored lower-cased, at most STORE_NAME_MAX bytes (longer: skipped) */
+	enum store_name_kind kind;
+};
+
+#define STORE_NAME_MAX 64
+
+/**
+ * Chunks with the name `name` (case-insensitive) of `kind`, at most `max`,
+ * in id order; *n gets how many. ids holds max entries.
+ */
+int store_names_find(struct store *s, const char *name, enum store_name_kind kind, int64_t *ids, size_t max,
+		     size_t *n, struct base_err *err);
+
 /** One chunk to store: a byte range of the file's content. */
 struct store_chunk_in {
 	uint32_t start_byte, end_byte; /* half-open */
@@ -91,6 +117,8 @@ struct store_chunk_in {
 	const char *symbol; /* "" when none */
 	const char *scope;  /* "" when top level */
 	const float *vec;   /* its embedding (the attached vectors' dim), or NULL */
+	const struct store_name *names; /* what it defines, imports, calls (duplicates are kept once) */
+	size_t nnames;
 };
 
 /* Bytes of a chunk content hash. */
@@ -166,6 +194,25 @@ void store_hits_release(struct store_hits *h);
 /** Free one hit's strings (for hits moved out of a store_hits). */
 void store_hit_release(struct store_hit *h);
 
+/* A query term from query analysis (indexer/query.h), for ranking. */
+enum store_qterm_kind {
+	STORE_QT_WORD = 0, /* words: prose, messages, identifiers in code */
+	STORE_QT_SYMBOL,   /* a function/class name from a stack frame or a qualified name */
+	STORE_QT_PATH,     /* a file path as written in the query */
+	STORE_QT_MODULE,   /* a module or package name */
+};
+
+struct store_qterm {
+	const char *text;
+	float weight; /* relative: 1 an ordinary identifier, 0.3 prose, 3 a frame's path */
+	enum store_qterm_kind kind; /* lexical search reads WORD and MODULE terms only */
+	bool library; /* from library code (site-packages, node_modules ...): no path/symbol boost */
+};
+
+/* Symbols at least this heavy (a frame's function, a qualified name, a
+ * project's error class) are looked up in the names table. */
+#define STORE_GRAPH_MIN_WEIGHT 2.0f
+
 struct store_query {
 	const char *text; /* free text: keywords or a pasted bug report */
 	size_t text_len;  /* 0: text is NUL-terminated */
@@ -174,6 +221,16 @@ struct store_query {
 	size_t nlangs;
 	const char *const *globs; /* keep paths matching any glob (none: all) */
 	size_t nglobs;
+	/*
+	 * Weighted terms (may be NULL): when given, lexical search takes its
+	 * words from them, each word with the highest weight of a term it
+	 * comes from, and hybrid ranking its features; `text` then only feeds
+	 * the dense half. Weights choose which words are looked up and kept
+	 * (a word of weight w counts as w times rarer), not their BM25 score:
+	 * scoring by weight measured worse (docs/BENCHMARKS.md, issue 8).
+	 */
+	const struct store_qterm *terms;
+	size_t nterms;
 };
 
 /**
@@ -345,6 +402,11 @@ struct store_fusion {
 	double file_rest;          /* per-file: best + file_rest * min(rest, best) */
 	double aside;              /* factor for tests, docs, changelogs, vendored code
 				      (1: none) unless the query asks for them */
+	double w_hint_symbol;      /* extra: the chunk defines a symbol of a frame or qualified name */
+	double w_hint_path;        /* the chunk's file is a path the query names (suffix match) */
+	double w_dirs;             /* per directory of the path that the query names (at most 2) */
+	double w_graph;            /* the names table says the chunk defines a name the query stresses;
+				      such chunks join the candidates */
 };
 
 extern const struct store_fusion store_fusion_default;

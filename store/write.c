@@ -66,7 +66,40 @@ static int file_find(struct store *s, const char *path, int64_t *id, struct base
 	return BASE_OK;
 }
 
-/* Remove the chunks of file `id` (stored under `path`) and their FTS rows. */
+/* Remove the names of the chunks with ids in [lo, hi] (one file's range). */
+static int names_drop(struct store *s, int64_t lo, int64_t hi, struct base_err *err)
+{
+	sqlite3_stmt *st = store__stmt(s, ST_NAMES_DROP, err);
+	if (!st)
+		return err ? err->code : BASE_E_DB;
+	sqlite3_bind_int64(st, 1, lo);
+	sqlite3_bind_int64(st, 2, hi);
+	return step_done(s, st, err, "delete names");
+}
+
+static int names_insert(struct store *s, int64_t id, const struct store_chunk_in *c, struct base_err *err)
+{
+	char low[STORE_NAME_MAX];
+	for (size_t i = 0; i < c->nnames; i++) {
+		const char *name = c->names[i].name;
+		size_t n = name ? strlen(name) : 0;
+		if (!n || n > STORE_NAME_MAX)
+			continue;
+		base_ascii_lower(name, n, low);
+		sqlite3_stmt *st = store__stmt(s, ST_NAME_INSERT, err);
+		if (!st)
+			return err ? err->code : BASE_E_DB;
+		sqlite3_bind_text(st, 1, low, (int)n, SQLITE_STATIC);
+		sqlite3_bind_int(st, 2, (int)c->names[i].kind);
+		sqlite3_bind_int64(st, 3, id);
+		int rc = step_done(s, st, err, "insert a name");
+		if (rc)
+			return rc;
+	}
+	return BASE_OK;
+}
+
+/* Remove the chunks of file `id` (stored under `path`), their FTS rows and names. */
 static int chunks_drop(struct store *s, int64_t id, const char *path, struct base_err *err)
 {
 	sqlite3_stmt *old = store__stmt(s, ST_FILE_CHUNKS_OLD, err);
@@ -74,8 +107,11 @@ static int chunks_drop(struct store *s, int64_t id, const char *path, struct bas
 		return err ? err->code : BASE_E_DB;
 	sqlite3_bind_int64(old, 1, id);
 	int rc;
-	int64_t n = 0, bytes = 0;
+	int64_t n = 0, bytes = 0, lo = INT64_MAX, hi = INT64_MIN;
 	while ((rc = sqlite3_step(old)) == SQLITE_ROW) {
+		int64_t cid = sqlite3_column_int64(old, 0);
+		lo = BASE_MIN(lo, cid);
+		hi = BASE_MAX(hi, cid);
 		const char *sym = (const char *)sqlite3_column_text(old, 1);
 		size_t nsym = (size_t)sqlite3_column_bytes(old, 1);
 		const char *scope = (const char *)sqlite3_column_text(old, 2);
@@ -107,6 +143,11 @@ static int chunks_drop(struct store *s, int64_t id, const char *path, struct bas
 	sqlite3_reset(old);
 	if (rc != SQLITE_DONE)
 		return store__db_err(s, rc, err, "read old chunks");
+	if (n) {
+		rc = names_drop(s, lo, hi, err);
+		if (rc)
+			return rc;
+	}
 	sqlite3_stmt *st = store__stmt(s, ST_CHUNKS_DELETE, err);
 	if (!st)
 		return err ? err->code : BASE_E_DB;
@@ -173,6 +214,9 @@ static int chunk_insert(struct store *s, int64_t file_id, const struct store_fil
 	sqlite3_bind_text(st, 2, s->head.data, (int)s->head.len, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, ntext ? text : "", (int)ntext, SQLITE_STATIC);
 	rc = step_done(s, st, err, "index a chunk");
+	if (rc)
+		return rc;
+	rc = names_insert(s, id, c, err);
 	if (rc)
 		return rc;
 	if (s->vectors)

@@ -119,22 +119,23 @@ struct parse_stats {
 	unsigned nodes;
 };
 
+struct count_ctx {
+	const struct idx_lang *l;
+	struct parse_stats *st;
+};
+
+static void count_visit(TSNode n, void *payload)
+{
+	struct count_ctx *c = payload;
+	c->st->nodes++;
+	if (idx_lang_def_kind_node(c->l, n))
+		c->st->defs++;
+}
+
 static void count_defs(const struct idx_lang *l, TSNode root, struct parse_stats *st)
 {
-	TSTreeCursor cur = ts_tree_cursor_new(root);
-	for (;;) {
-		TSNode n = ts_tree_cursor_current_node(&cur);
-		st->nodes++;
-		if (idx_lang_def_kind_node(l, n))
-			st->defs++;
-		if (ts_tree_cursor_goto_first_child(&cur))
-			continue;
-		while (!ts_tree_cursor_goto_next_sibling(&cur))
-			if (!ts_tree_cursor_goto_parent(&cur))
-				goto done;
-	}
-done:
-	ts_tree_cursor_delete(&cur);
+	struct count_ctx c = { l, st };
+	idx_lang_walk(root, count_visit, &c);
 }
 
 /* The first ERROR or MISSING node, to say where a fixture does not parse. */

@@ -261,6 +261,25 @@ static void changelog_report(void)
 	idx_query_info_release(&q);
 }
 
+static void subject_area(void)
+{
+	/* "area: summary" on the first line names modules; later lines and prose colons do not */
+	struct idx_query_info q = IDX_QUERY_INFO_INIT;
+	analyze(&q, "net/http: keep the Host header on redirects\n\nnote: see the fix in transport.go\n");
+	CHECK(&q, term(&q, "net") && term(&q, "net")->kind == IDX_TERM_MODULE);
+	CHECK(&q, term(&q, "http") && term(&q, "http")->kind == IDX_TERM_MODULE);
+	CHECK(&q, term(&q, "note") == NULL || term(&q, "note")->kind != IDX_TERM_MODULE);
+	CHECK(&q, term(&q, "redirects") && term(&q, "redirects")->kind == IDX_TERM_PROSE);
+	idx_query_info_release(&q);
+	analyze(&q, "Saving fails: the model is not saved\n");
+	CHECK(&q, term(&q, "Saving") == NULL || term(&q, "Saving")->kind != IDX_TERM_MODULE);
+	idx_query_info_release(&q);
+	analyze(&q, "ignore/types: add PKGBUILD type\n");
+	CHECK(&q, term(&q, "ignore") && term(&q, "ignore")->kind == IDX_TERM_MODULE);
+	CHECK(&q, term(&q, "types") && term(&q, "types")->kind == IDX_TERM_MODULE);
+	idx_query_info_release(&q);
+}
+
 static void boilerplate_dropped(void)
 {
 	struct idx_query_info q = IDX_QUERY_INFO_INIT;
@@ -350,4 +369,4 @@ static void limits_and_empty(void)
 
 T_MAIN(T_ENTRY(python_traceback), T_ENTRY(java_traceback), T_ENTRY(go_traceback), T_ENTRY(js_traceback),
        T_ENTRY(rust_traceback), T_ENTRY(c_gdb_traceback), T_ENTRY(qualified_symbol), T_ENTRY(changelog_report),
-       T_ENTRY(boilerplate_dropped), T_ENTRY(limits_and_empty))
+       T_ENTRY(boilerplate_dropped), T_ENTRY(limits_and_empty), T_ENTRY(subject_area))

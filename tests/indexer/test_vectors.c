@@ -27,46 +27,13 @@
 
 #include "index_check.h"
 
-#include "base/banned.h"
+#include "repo_box.h"
 
-struct box {
-	char dir[64];
-	char repo[128];
-};
+#include "base/banned.h"
 
 static void box_init(struct box *b)
 {
-	snprintf(b->dir, sizeof(b->dir), "/tmp/lode-vec-XXXXXX");
-	if (!mkdtemp(b->dir))
-		T_FAIL("mkdtemp: %s", strerror(errno));
-	snprintf(b->repo, sizeof(b->repo), "%s/repo", b->dir);
-	T_EQ_INT(mkdir(b->repo, 0755), 0);
-	char cache[128];
-	snprintf(cache, sizeof(cache), "%s/cache", b->dir);
-	setenv("XDG_CACHE_HOME", cache, 1);
-}
-
-static void box_done(struct box *b)
-{
-	char cmd[160];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", b->dir);
-	T_EQ_INT(system(cmd), 0);
-}
-
-static void put(const char *repo, const char *rel, const char *text)
-{
-	char path[512];
-	snprintf(path, sizeof(path), "%s/%s", repo, rel);
-	char *slash = strrchr(path, '/');
-	*slash = '\0';
-	char cmd[600];
-	snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", path);
-	T_EQ_INT(system(cmd), 0);
-	*slash = '/';
-	FILE *f = fopen(path, "w");
-	T_TRUE(f != NULL);
-	fputs(text, f);
-	fclose(f);
+	box_init_at(b, "/tmp/lode-vec-XXXXXX");
 }
 
 static void index_repo(const char *repo, struct idx_summary *sum)

@@ -119,7 +119,7 @@ static void put1(struct store *s, const char *path, const char *lang, const char
 static int search(struct store *s, const char *text, struct store_hits *hits)
 {
 	struct base_err err = { 0, "" };
-	struct store_query q = { text, strlen(text), 10, NULL, 0, NULL, 0 };
+	struct store_query q = { text, strlen(text), 10, NULL, 0, NULL, 0, NULL, 0 };
 	int rc = store_search_lexical(s, &q, hits, &err);
 	if (rc)
 		fprintf(stderr, "  search \"%.40s\": %s\n", text, err.msg);
@@ -186,7 +186,7 @@ static void put_needs_transaction(void)
 	T_OK(store_begin(s, &err));
 	T_EQ_INT(store_begin(s, &err), BASE_E_API);
 	/* Out-of-range chunks are refused before anything is written. */
-	struct store_chunk_in bad = { 0, 99, 1, 1, "block", "", "", NULL };
+	struct store_chunk_in bad = { 0, 99, 1, 1, "block", "", "", NULL, NULL, 0 };
 	struct store_file f = { "b.txt", 3, 1, 1, 1, "text" };
 	T_EQ_INT(store_file_put(s, &f, "abc", 3, &bad, 1, &err), BASE_E_INVAL);
 	T_OK(put_pieces(s, "a.txt", "text", &p, 1, &err));
@@ -381,8 +381,8 @@ static void binary_text_exact(void)
 	static const char data[] = "abc\0def \xff\xfe invalid\xc3 utf8 zzyzx_marker\n\0tail";
 	size_t len = sizeof(data) - 1;
 	struct store_chunk_in in[2] = {
-		{ 0, 25, 1, 1, "block", "", "", NULL },
-		{ 25, (uint32_t)len, 1, 2, "block", "", "", NULL },
+		{ 0, 25, 1, 1, "block", "", "", NULL, NULL, 0 },
+		{ 25, (uint32_t)len, 1, 2, "block", "", "", NULL, NULL, 0 },
 	};
 	struct store_file f = { "bin.dat", len, 1, 1, 1, "text" };
 	T_OK(store_begin(s, &err));
@@ -540,7 +540,7 @@ static void ranking_head_first(void)
 	T_EQ_STR(h.v[0].symbol, "frame_decoder_reset");
 	store_hits_release(&h);
 	/* k limits the results. */
-	struct store_query q = { "frame decoder", 0, 2, NULL, 0, NULL, 0 };
+	struct store_query q = { "frame decoder", 0, 2, NULL, 0, NULL, 0, NULL, 0 };
 	T_OK(store_search_lexical(s, &q, &h, &err));
 	T_EQ_INT(h.n, 2);
 	store_hits_release(&h);
@@ -617,7 +617,7 @@ static void hostile_queries(void)
 	/* NULL text and explicit length without NUL termination. */
 	struct store_hits h = STORE_HITS_INIT;
 	struct base_err err = { 0, "" };
-	struct store_query q = { NULL, 0, 0, NULL, 0, NULL, 0 };
+	struct store_query q = { NULL, 0, 0, NULL, 0, NULL, 0, NULL, 0 };
 	T_OK(store_search_lexical(s, &q, &h, &err));
 	T_EQ_INT(h.n, 0);
 	q.text = "headXXXX";
@@ -675,7 +675,7 @@ static void filters_run(size_t lookups)
 
 	struct store_hits h = STORE_HITS_INIT;
 	const char *c_only[] = { "c" };
-	struct store_query q = { "shared_token_alpha", 0, 10, c_only, 1, NULL, 0 };
+	struct store_query q = { "shared_token_alpha", 0, 10, c_only, 1, NULL, 0, NULL, 0 };
 	T_OK(store_search_lexical(s, &q, &h, &err));
 	T_EQ_INT(h.n, 2);
 	for (size_t i = 0; i < h.n; i++)
@@ -1029,7 +1029,7 @@ static void open_corrupted(void)
 		return;
 	}
 	struct store_hits h = STORE_HITS_INIT;
-	struct store_query q = { "function_7 common_helper", 0, 10, NULL, 0, NULL, 0 };
+	struct store_query q = { "function_7 common_helper", 0, 10, NULL, 0, NULL, 0, NULL, 0 };
 	int rc = store_search_lexical(s, &q, &h, &err);
 	store_hits_release(&h);
 	store_close(s);
