@@ -1,0 +1,375 @@
+/*
+ * cuda_kernels.cu: the element-wise, normalisation, attention and pooling
+ * kernels of the CUDA encoder (cuda_kernels.cuh). The matrix products are
+ * cuBLAS's (cuda.cu). Arithmetic is fp32 throughout; only storage is fp16.
+ *
+ * Written to be plainly correct first: one block per row for the
+ * normalisations, a grid-stride loop for the activations, and an attention
+ * kernel in the FlashAttention style (online softmax, K/V tiles in shared
+ * memory) on the CUDA cores rather than the tensor cores.
+ */
+#include <math.h>
+
+#include "embed/cuda_kernels.cuh"
+
+#define ROW_THREADS 128
+#define EW_THREADS 256
+#define ATT_WARPS 4
+#define ATT_KEYS 32 /* keys per shared-memory tile: one per lane */
+#define ATT_ROWS_PER_WARP (CUK_QROWS / ATT_WARPS)
+#define ATT_DIMS_PER_LANE (CUK_MAX_HEAD / 32)
+
+static_assert(CUK_QROWS % ATT_WARPS == 0, "query rows split evenly over the warps");
+
+/* ---- reductions ------------------------------------------------------------ */
+
+static __device__ __forceinline__ float warp_sum(float v)
+{
+	for (int o = 16; o; o >>= 1)
+		v += __shfl_xor_sync(0xffffffffu, v, o);
+	return v;
+}
+
+static __device__ __forceinline__ float warp_max(float v)
+{
+	for (int o = 16; o; o >>= 1)
+		v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+	return v;
+}
+
+/* The sum of v over the block, in every thread; red: 32 floats of shared memory. */
+static __device__ float block_sum(float v, float *red)
+{
+	unsigned lane = threadIdx.x & 31u, w = threadIdx.x >> 5;
+	v = warp_sum(v);
+	__syncthreads(); /* red may still be read from the previous call */
+	if (lane == 0)
+		red[w] = v;
+	__syncthreads();
+	v = lane < (blockDim.x >> 5) ? red[lane] : 0.0f;
+	return warp_sum(v);
+}
+
+/*
+ * LayerNorm of the row in row[0, E) (shared memory, each element written
+ * and read by the same thread), to x and xh. Two passes, as the CPU
+ * reference does, so that a large mean does not cost precision.
+ */
+static __device__ void ln_row(const float *row, uint32_t E, const float *w, const float *b, float eps, float *x,
+			      __half *xh, float *red)
+{
+	float s = 0;
+	for (uint32_t j = threadIdx.x; j < E; j += blockDim.x)
+		s += row[j];
+	float mean = block_sum(s, red) / (float)E;
+	float v = 0;
+	for (uint32_t j = threadIdx.x; j < E; j += blockDim.x) {
+		float d = row[j] - mean;
+		v += d * d;
+	}
+	float inv = rsqrtf(block_sum(v, red) / (float)E + eps);
+	for (uint32_t j = threadIdx.x; j < E; j += blockDim.x) {
+		float o = (row[j] - mean) * inv * w[j] + b[j];
+		x[j] = o;
+		xh[j] = __float2half(o);
+	}
+}
+
+/* ---- embeddings and LayerNorms --------------------------------------------- */
+
+static __global__ void embed_kernel(uint32_t E, const int32_t *ids, const int32_t *pos, const __half *tok,
+				    const float *type0, const __half *posw, const float *w, const float *b, float eps,
+				    float *x, __half *xh)
+{
+	extern __shared__ float row[];
+	__shared__ float red[32];
+	size_t t = blockIdx.x;
+	const __half *te = tok + (size_t)ids[t] * E;
+	const __half *pe = posw ? posw + (size_t)pos[t] * E : NULL;
+	for (uint32_t j = threadIdx.x; j < E; j += blockDim.x) {
+		float v = __half2float(te[j]);
+		if (type0)
+			v += type0[j];
+		if (pe)
+			v += __half2float(pe[j]);
+		row[j] = v;
+	}
+	ln_row(row, E, w, b, eps, x + t * E, xh + t * E, red);
+}
+
+cudaError_t cuk_embed(cudaStream_t st, uint32_t T, uint32_t E, const int32_t *ids, const int32_t *pos,
+		      const __half *tok, const float *type0, const __half *posw, const float *w, const float *b,
+		      float eps, float *x, __half *xh)
+{
+	embed_kernel<<<T, ROW_THREADS, E * sizeof(float), st>>>(E, ids, pos, tok, type0, posw, w, b, eps, x, xh);
+	return cudaGetLastError();
+}
+
+static __global__ void add_ln_kernel(uint32_t E, const float *y, const float *bias, const float *w, const float *b,
+				     float eps, float *x, __half *xh)
+{
+	extern __shared__ float row[];
+	__shared__ float red[32];
+	size_t t = blockIdx.x;
+	for (uint32_t j = threadIdx.x; j < E; j += blockDim.x)
+		row[j] = x[t * E + j] + y[t * E + j] + (bias ? bias[j] : 0.0f);
+	ln_row(row, E, w, b, eps, x + t * E, xh + t * E, red);
+}
+
+cudaError_t cuk_add_ln(cudaStream_t st, uint32_t T, uint32_t E, const float *y, const float *bias, const float *w,
+		       const float *b, float eps, float *x, __half *xh)
+{
+	add_ln_kernel<<<T, ROW_THREADS, E * sizeof(float), st>>>(E, y, bias, w, b, eps, x, xh);
+	return cudaGetLastError();
+}
+
+/* ---- bias, rotary positions, activations ----------------------------------- */
+
+static __global__ void bias_rope_kernel(uint32_t E, uint32_t H, __half *qkv, const float *bias, const float2 *rope,
+					const int32_t *pos)
+{
+	size_t t = blockIdx.x;
+	__half *r = qkv + t * 3 * E;
+	if (!rope) {
+		for (uint32_t j = threadIdx.x; j < 3 * E; j += blockDim.x)
+			r[j] = __float2half(__half2float(r[j]) + bias[j]);
+		return;
+	}
+	uint32_t D = E / H, hd = D / 2, pairs = H * hd;
+	const float2 *cs = rope + (size_t)pos[t] * hd;
+	/* q and k: each thread owns a pair (d, d + D/2) of one head */
+	for (uint32_t i = threadIdx.x; i < 2 * pairs; i += blockDim.x) {
+		uint32_t which = i / pairs, rem = i % pairs, h = rem / hd, d = rem % hd;
+		uint32_t c1 = which * E + h * D + d, c2 = c1 + hd;
+		float x1 = __half2float(r[c1]), x2 = __half2float(r[c2]);
+		if (bias) {
+			x1 += bias[c1];
+			x2 += bias[c2];
+		}
+		float2 a = cs[d];
+		r[c1] = __float2half(x1 * a.x - x2 * a.y);
+		r[c2] = __float2half(x2 * a.x + x1 * a.y);
+	}
+	if (bias)
+		for (uint32_t j = 2 * E + threadIdx.x; j < 3 * E; j += blockDim.x)
+			r[j] = __float2half(__half2float(r[j]) + bias[j]);
+}
+
+cudaError_t cuk_bias_rope(cudaStream_t st, uint32_t T, uint32_t E, uint32_t H, __half *qkv, const float *bias,
+			  const float2 *rope, const int32_t *pos)
+{
+	if (!bias && !rope)
+		return cudaSuccess;
+	bias_rope_kernel<<<T, ROW_THREADS, 0, st>>>(E, H, qkv, bias, rope, pos);
+	return cudaGetLastError();
+}
+
+static unsigned ew_blocks(size_t n)
+{
+	size_t b = (n + EW_THREADS - 1) / EW_THREADS;
+	return (unsigned)(b < 65535u * 16u ? b : 65535u * 16u);
+}
+
+static __global__ void gelu_kernel(size_t n, uint32_t F, __half *h, const float *bias)
+{
+	for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+		float v = __half2float(h[i]) + (bias ? bias[i % F] : 0.0f);
+		h[i] = __float2half(0.5f * v * (1.0f + erff(v * 0.70710678118654752f)));
+	}
+}
+
+cudaError_t cuk_gelu(cudaStream_t st, uint32_t T, uint32_t F, __half *h, const float *bias)
+{
+	size_t n = (size_t)T * F;
+	gelu_kernel<<<ew_blocks(n), EW_THREADS, 0, st>>>(n, F, h, bias);
+	return cudaGetLastError();
+}
+
+static __global__ void swiglu_kernel(size_t n, uint32_t F, __half *h, const float *bias)
+{
+	for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+		size_t t = i / F, j = i % F;
+		__half *r = h + t * 2 * F;
+		float up = __half2float(r[j]), g = __half2float(r[F + j]);
+		if (bias) {
+			up += bias[j];
+			g += bias[F + j];
+		}
+		r[j] = __float2half(g / (1.0f + expf(-g)) * up);
+	}
+}
+
+cudaError_t cuk_swiglu(cudaStream_t st, uint32_t T, uint32_t F, __half *h, const float *bias)
+{
+	size_t n = (size_t)T * F;
+	swiglu_kernel<<<ew_blocks(n), EW_THREADS, 0, st>>>(n, F, h, bias);
+	return cudaGetLastError();
+}
+
+/* ---- attention ---------------------------------------------------------------
+ *
+ * Block (tile, head): CUK_QROWS query rows of one sequence, ATT_WARPS warps
+ * of ATT_ROWS_PER_WARP rows each. Keys go by in tiles of 32 through shared
+ * memory as fp32. For the scores, lane j takes key j of the tile (K rows
+ * padded to D + 1 floats: D + 1 is odd, so the 32 lanes hit 32 banks); for
+ * the output, lane l owns dimensions l, l + 32, ... of each of its warp's
+ * rows. The softmax is online (running max m and sum l per row, in base 2:
+ * q is scaled by log2(e) / sqrt(D) as it is loaded). Rows and keys past
+ * the sequence's end are zero in shared memory and masked out of the
+ * softmax, so they never produce a NaN.
+ */
+static __global__ void __launch_bounds__(ATT_WARPS * 32)
+	attention_kernel(const struct cuk_tile *tiles, uint32_t E, uint32_t H, const __half *qkv, __half *out)
+{
+	__shared__ float qs[CUK_QROWS * CUK_MAX_HEAD];
+	__shared__ float ks[ATT_KEYS * (CUK_MAX_HEAD + 1)];
+	__shared__ float vs[ATT_KEYS * CUK_MAX_HEAD];
+	const struct cuk_tile tile = tiles[blockIdx.x];
+	const uint32_t h = blockIdx.y, D = E / H, D2 = D / 2, ld = 3 * E, kst = D + 1;
+	const uint32_t lane = threadIdx.x & 31u, warp = threadIdx.x >> 5;
+	const float qscale = 1.4426950408889634f * rsqrtf((float)D);
+	const __half *base = qkv + (size_t)tile.start * ld + (size_t)h * D;
+
+	for (uint32_t i = threadIdx.x; i < CUK_QROWS * D2; i += blockDim.x) {
+		uint32_t r = i / D2, d = 2 * (i % D2), q = tile.q0 + r;
+		float2 v = make_float2(0.0f, 0.0f);
+		if (q < tile.len)
+			v = __half22float2(*(const __half2 *)(base + (size_t)q * ld + d));
+		qs[r * D + d] = v.x * qscale;
+		qs[r * D + d + 1] = v.y * qscale;
+	}
+
+	float acc[ATT_ROWS_PER_WARP][ATT_DIMS_PER_LANE], m[ATT_ROWS_PER_WARP], l[ATT_ROWS_PER_WARP];
+#pragma unroll
+	for (int r = 0; r < ATT_ROWS_PER_WARP; r++) {
+		m[r] = -INFINITY;
+		l[r] = 0.0f;
+#pragma unroll
+		for (int i = 0; i < ATT_DIMS_PER_LANE; i++)
+			acc[r][i] = 0.0f;
+	}
+	const float *qw = qs + warp * ATT_ROWS_PER_WARP * D;
+
+	for (uint32_t k0 = 0; k0 < tile.len; k0 += ATT_KEYS) {
+		__syncthreads(); /* the previous tile is consumed (and, the first time, qs is written) */
+		for (uint32_t i = threadIdx.x; i < ATT_KEYS * D2; i += blockDim.x) {
+			uint32_t j = i / D2, d = 2 * (i % D2), k = k0 + j;
+			float2 kv = make_float2(0.0f, 0.0f), vv = kv;
+			if (k < tile.len) {
+				const __half *p = base + (size_t)k * ld + d;
+				kv = __half22float2(*(const __half2 *)(p + E));
+				vv = __half22float2(*(const __half2 *)(p + 2 * E));
+			}
+			ks[j * kst + d] = kv.x;
+			ks[j * kst + d + 1] = kv.y;
+			vs[j * D + d] = vv.x;
+			vs[j * D + d + 1] = vv.y;
+		}
+		__syncthreads();
+
+		uint32_t nk = tile.len - k0 < ATT_KEYS ? tile.len - k0 : ATT_KEYS;
+		bool valid = lane < nk;
+		float s[ATT_ROWS_PER_WARP];
+#pragma unroll
+		for (int r = 0; r < ATT_ROWS_PER_WARP; r++)
+			s[r] = 0.0f;
+		const float *kr = ks + lane * kst;
+		for (uint32_t d = 0; d < D; d++) {
+			float kd = kr[d];
+#pragma unroll
+			for (int r = 0; r < ATT_ROWS_PER_WARP; r++)
+				s[r] = fmaf(qw[r * D + d], kd, s[r]);
+		}
+		float p[ATT_ROWS_PER_WARP];
+#pragma unroll
+		for (int r = 0; r < ATT_ROWS_PER_WARP; r++) {
+			float sv = valid ? s[r] : -INFINITY;
+			float mn = fmaxf(m[r], warp_max(sv)); /* finite: key k0 is always valid */
+			p[r] = valid ? exp2f(sv - mn) : 0.0f;
+			float corr = exp2f(m[r] - mn);      /* 0 the first time (m = -inf) */
+			l[r] = l[r] * corr + warp_sum(p[r]);
+			m[r] = mn;
+#pragma unroll
+			for (int i = 0; i < ATT_DIMS_PER_LANE; i++)
+				acc[r][i] *= corr;
+		}
+		for (uint32_t j = 0; j < nk; j++) {
+			float pj[ATT_ROWS_PER_WARP];
+#pragma unroll
+			for (int r = 0; r < ATT_ROWS_PER_WARP; r++)
+				pj[r] = __shfl_sync(0xffffffffu, p[r], j);
+#pragma unroll
+			for (int i = 0; i < ATT_DIMS_PER_LANE; i++) {
+				uint32_t d = lane + 32u * i;
+				if (d < D) {
+					float vd = vs[j * D + d];
+#pragma unroll
+					for (int r = 0; r < ATT_ROWS_PER_WARP; r++)
+						acc[r][i] = fmaf(pj[r], vd, acc[r][i]);
+				}
+			}
+		}
+	}
+
+#pragma unroll
+	for (int r = 0; r < ATT_ROWS_PER_WARP; r++) {
+		uint32_t q = tile.q0 + warp * ATT_ROWS_PER_WARP + r;
+		if (q >= tile.len)
+			continue;
+		float inv = 1.0f / l[r];
+		__half *o = out + ((size_t)tile.start + q) * E + (size_t)h * D;
+#pragma unroll
+		for (int i = 0; i < ATT_DIMS_PER_LANE; i++) {
+			uint32_t d = lane + 32u * i;
+			if (d < D)
+				o[d] = __float2half(acc[r][i] * inv);
+		}
+	}
+}
+
+cudaError_t cuk_attention(cudaStream_t st, const struct cuk_tile *tiles, uint32_t n_tiles, uint32_t E, uint32_t H,
+			  const __half *qkv, __half *out)
+{
+	attention_kernel<<<dim3(n_tiles, H), ATT_WARPS * 32, 0, st>>>(tiles, E, H, qkv, out);
+	return cudaGetLastError();
+}
+
+/* ---- pooling ------------------------------------------------------------------ */
+
+static __global__ void pool_kernel(uint32_t E, const uint32_t *offs, bool cls, const float *x, float *out)
+{
+	extern __shared__ float row[];
+	__shared__ float red[32];
+	uint32_t s = blockIdx.x, a = offs[s], n = offs[s + 1] - a;
+	float ss = 0;
+	for (uint32_t j = threadIdx.x; j < E; j += blockDim.x) {
+		float v;
+		if (cls) {
+			v = x[(size_t)a * E + j];
+		} else {
+			float sum = 0;
+			for (uint32_t t = 0; t < n; t++)
+				sum += x[((size_t)a + t) * E + j];
+			v = sum / (float)n;
+		}
+		row[j] = v;
+		ss += v * v;
+	}
+	ss = block_sum(ss, red);
+	float inv = ss > 0 ? rsqrtf(ss) : 1.0f; /* as embed__normalize: a zero vector stays zero */
+	for (uint32_t j = threadIdx.x; j < E; j += blockDim.x)
+		out[(size_t)s * E + j] = row[j] * inv;
+}
+
+cudaError_t cuk_pool(cudaStream_t st, uint32_t n_seq, uint32_t E, const uint32_t *offs, bool cls, const float *x,
+		     float *out)
+{
+	pool_kernel<<<n_seq, ROW_THREADS, E * sizeof(float), st>>>(E, offs, cls, x, out);
+	return cudaGetLastError();
+}
+
+cudaError_t cuk_probe(void)
+{
+	struct cudaFuncAttributes a;
+	return cudaFuncGetAttributes(&a, attention_kernel);
+}
