@@ -339,6 +339,8 @@ static int check_shape(const struct enc_model *m, struct base_err *err)
 	if (D % 2 || D > CUK_MAX_HEAD)
 		return base_err_set(err, BASE_E_UNSUPPORTED, "CUDA: head size %u (even, at most %d, supported)", D,
 				    CUK_MAX_HEAD);
+	if ((uint64_t)MAX_TOKENS * 2 * cf->n_ff >= ((uint64_t)1 << 31))
+		return base_err_set(err, BASE_E_UNSUPPORTED, "CUDA: n_ff %u is too wide", cf->n_ff);
 	if ((size_t)cf->n_embd * sizeof(float) > 32768)
 		return base_err_set(err, BASE_E_UNSUPPORTED, "CUDA: n_embd %u is too wide for the row kernels",
 				    cf->n_embd);
@@ -583,27 +585,19 @@ static int forward(struct enc_cuda *c, const struct enc_batch *b, float *out, st
 
 extern "C" int enc_cuda_forward(struct enc_cuda *c, const struct enc_batch *b, float *out, struct base_err *err)
 {
-	const struct enc_config *cf = &c->c;
 	size_t T = b->offs[b->n_seq];
-	for (size_t s = 0; s < b->n_seq; s++) {
-		size_t L = b->offs[s + 1] - b->offs[s];
-		if (L == 0 || L > cf->n_ctx)
-			return base_err_set(err, BASE_E_INVAL, "encoder: sequence %zu has %zu tokens (1..%u allowed)", s,
-					    L, cf->n_ctx);
-	}
+	int rc = enc_batch_check(&c->c, b, err);
+	if (rc)
+		return rc;
 	if (T > c->max_tokens)
 		return base_err_set(err, BASE_E_TOOBIG, "CUDA: a batch of %zu tokens (at most %zu on this device)", T,
 				    c->max_tokens);
-	for (size_t t = 0; t < T; t++)
-		if (b->ids[t] < 0 || (uint32_t)b->ids[t] >= cf->n_vocab)
-			return base_err_set(err, BASE_E_INVAL, "encoder: token id %d outside the vocabulary (%u)",
-					    b->ids[t], cf->n_vocab);
 	if (T == 0)
 		return BASE_OK;
 	cudaError_t e = cudaSetDevice(c->device); /* the calling thread may not be the opening one */
 	if (e != cudaSuccess)
 		return cu_fail(err, e, "cudaSetDevice", __LINE__);
-	int rc = forward(c, b, out, err);
+	rc = forward(c, b, out, err);
 	if (rc) {
 		/* leave the stream idle: the next call (or close) must not race a failed batch */
 		(void)cudaStreamSynchronize(c->st);

@@ -170,9 +170,10 @@ static unsigned ew_blocks(size_t n)
 	return (unsigned)(b < 65535u * 16u ? b : 65535u * 16u);
 }
 
-static __global__ void gelu_kernel(size_t n, uint32_t F, __half *h, const float *bias)
+/* n < 2^31 (cuda.cu limits max_tokens and n_ff): 32-bit indices, whose division is cheap */
+static __global__ void gelu_kernel(uint32_t n, uint32_t F, __half *h, const float *bias)
 {
-	for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+	for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
 		float v = __half2float(h[i]) + (bias ? bias[i % F] : 0.0f);
 		h[i] = __float2half(0.5f * v * (1.0f + erff(v * 0.70710678118654752f)));
 	}
@@ -180,16 +181,16 @@ static __global__ void gelu_kernel(size_t n, uint32_t F, __half *h, const float 
 
 cudaError_t cuk_gelu(cudaStream_t st, uint32_t T, uint32_t F, __half *h, const float *bias)
 {
-	size_t n = (size_t)T * F;
+	uint32_t n = T * F;
 	gelu_kernel<<<ew_blocks(n), EW_THREADS, 0, st>>>(n, F, h, bias);
 	return cudaGetLastError();
 }
 
-static __global__ void swiglu_kernel(size_t n, uint32_t F, __half *h, const float *bias)
+static __global__ void swiglu_kernel(uint32_t n, uint32_t F, __half *h, const float *bias)
 {
-	for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
-		size_t t = i / F, j = i % F;
-		__half *r = h + t * 2 * F;
+	for (uint32_t i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+		uint32_t t = i / F, j = i % F;
+		__half *r = h + (size_t)t * 2 * F;
 		float up = __half2float(r[j]), g = __half2float(r[F + j]);
 		if (bias) {
 			up += bias[j];
@@ -201,7 +202,7 @@ static __global__ void swiglu_kernel(size_t n, uint32_t F, __half *h, const floa
 
 cudaError_t cuk_swiglu(cudaStream_t st, uint32_t T, uint32_t F, __half *h, const float *bias)
 {
-	size_t n = (size_t)T * F;
+	uint32_t n = T * F;
 	swiglu_kernel<<<ew_blocks(n), EW_THREADS, 0, st>>>(n, F, h, bias);
 	return cudaGetLastError();
 }
