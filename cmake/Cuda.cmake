@@ -13,7 +13,8 @@
 #
 # After include(): LODE_WITH_CUDA is ON or OFF, and lode_embed_cuda(TARGET
 # DIR) adds the .cu files of DIR to TARGET and links the CUDA libraries, or
-# leaves DIR/cuda_stub.c as TARGET's CUDA functions.
+# leaves DIR/cuda_stub.c as TARGET's CUDA functions; lode_cuda_emu_test(ROOT)
+# adds embed.test_cuda_emu (the kernels on the CPU, no GPU needed).
 include(CheckLanguage)
 
 set(LODE_CUDA AUTO CACHE STRING "CUDA encoder backend: AUTO, ON or OFF")
@@ -32,6 +33,7 @@ if(NOT LODE_CUDA STREQUAL "OFF")
   endif()
   check_language(CUDA)
   if(CMAKE_CUDA_COMPILER)
+    enable_language(CXX) # for test_cuda_emu (nvcc needs a host C++ compiler anyway)
     enable_language(CUDA)
     find_package(CUDAToolkit)
     if(CUDAToolkit_FOUND AND TARGET CUDA::cublas AND TARGET CUDA::cudart_static)
@@ -64,4 +66,18 @@ function(lode_embed_cuda target dir)
   target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Wextra>)
   target_compile_definitions(${target} PRIVATE LODE_HAVE_CUDA)
   target_link_libraries(${target} PUBLIC CUDA::cublas CUDA::cublasLt CUDA::cudart_static)
+endfunction()
+
+function(lode_cuda_emu_test root)
+  if(NOT LODE_WITH_CUDA)
+    return()
+  endif()
+  add_executable(test_cuda_emu ${root}/tests/embed/test_cuda_emu.cpp)
+  target_include_directories(test_cuda_emu PRIVATE ${root})
+  # the kernels' #pragma unroll means nothing to the host compiler
+  target_compile_options(test_cuda_emu PRIVATE -Wall -Wextra -Wno-unknown-pragmas)
+  target_link_libraries(test_cuda_emu PRIVATE CUDA::cudart_static Threads::Threads)
+  set_target_properties(test_cuda_emu PROPERTIES CXX_STANDARD 17 CXX_STANDARD_REQUIRED ON)
+  add_test(NAME embed.test_cuda_emu COMMAND test_cuda_emu)
+  set_tests_properties(embed.test_cuda_emu PROPERTIES LABELS "unit;embed" TIMEOUT 600)
 endfunction()

@@ -12,6 +12,16 @@
 
 #include "embed/cuda_kernels.cuh"
 
+/*
+ * Launches and dynamic shared memory go through these two macros, so that
+ * tests/embed/test_cuda_emu.cpp can run the kernels on the CPU with its
+ * own definitions (made before it includes this file).
+ */
+#ifndef CUK_LAUNCH
+#define CUK_LAUNCH(kernel, grid, block, smem, st, ...) kernel<<<(grid), (block), (smem), (st)>>>(__VA_ARGS__)
+#define CUK_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
+#endif
+
 #define ROW_THREADS 128
 #define EW_THREADS 256
 #define ATT_WARPS 4
@@ -81,7 +91,7 @@ static __global__ void embed_kernel(uint32_t E, const int32_t *ids, const int32_
 				    const float *type0, const __half *posw, const float *w, const float *b, float eps,
 				    float *x, __half *xh)
 {
-	extern __shared__ float row[];
+	CUK_DYNAMIC_SHARED(float, row);
 	__shared__ float red[32];
 	size_t t = blockIdx.x;
 	const __half *te = tok + (size_t)ids[t] * E;
@@ -101,14 +111,14 @@ cudaError_t cuk_embed(cudaStream_t st, uint32_t T, uint32_t E, const int32_t *id
 		      const __half *tok, const float *type0, const __half *posw, const float *w, const float *b,
 		      float eps, float *x, __half *xh)
 {
-	embed_kernel<<<T, ROW_THREADS, E * sizeof(float), st>>>(E, ids, pos, tok, type0, posw, w, b, eps, x, xh);
+	CUK_LAUNCH(embed_kernel, T, ROW_THREADS, E * sizeof(float), st, E, ids, pos, tok, type0, posw, w, b, eps, x, xh);
 	return cudaGetLastError();
 }
 
 static __global__ void add_ln_kernel(uint32_t E, const float *y, const float *bias, const float *w, const float *b,
 				     float eps, float *x, __half *xh)
 {
-	extern __shared__ float row[];
+	CUK_DYNAMIC_SHARED(float, row);
 	__shared__ float red[32];
 	size_t t = blockIdx.x;
 	for (uint32_t j = threadIdx.x; j < E; j += blockDim.x)
@@ -119,7 +129,7 @@ static __global__ void add_ln_kernel(uint32_t E, const float *y, const float *bi
 cudaError_t cuk_add_ln(cudaStream_t st, uint32_t T, uint32_t E, const float *y, const float *bias, const float *w,
 		       const float *b, float eps, float *x, __half *xh)
 {
-	add_ln_kernel<<<T, ROW_THREADS, E * sizeof(float), st>>>(E, y, bias, w, b, eps, x, xh);
+	CUK_LAUNCH(add_ln_kernel, T, ROW_THREADS, E * sizeof(float), st, E, y, bias, w, b, eps, x, xh);
 	return cudaGetLastError();
 }
 
@@ -160,7 +170,7 @@ cudaError_t cuk_bias_rope(cudaStream_t st, uint32_t T, uint32_t E, uint32_t H, _
 {
 	if (!bias && !rope)
 		return cudaSuccess;
-	bias_rope_kernel<<<T, ROW_THREADS, 0, st>>>(E, H, qkv, bias, rope, pos);
+	CUK_LAUNCH(bias_rope_kernel, T, ROW_THREADS, 0, st, E, H, qkv, bias, rope, pos);
 	return cudaGetLastError();
 }
 
@@ -182,7 +192,7 @@ static __global__ void gelu_kernel(uint32_t n, uint32_t F, __half *h, const floa
 cudaError_t cuk_gelu(cudaStream_t st, uint32_t T, uint32_t F, __half *h, const float *bias)
 {
 	uint32_t n = T * F;
-	gelu_kernel<<<ew_blocks(n), EW_THREADS, 0, st>>>(n, F, h, bias);
+	CUK_LAUNCH(gelu_kernel, ew_blocks(n), EW_THREADS, 0, st, n, F, h, bias);
 	return cudaGetLastError();
 }
 
@@ -203,7 +213,7 @@ static __global__ void swiglu_kernel(uint32_t n, uint32_t F, __half *h, const fl
 cudaError_t cuk_swiglu(cudaStream_t st, uint32_t T, uint32_t F, __half *h, const float *bias)
 {
 	uint32_t n = T * F;
-	swiglu_kernel<<<ew_blocks(n), EW_THREADS, 0, st>>>(n, F, h, bias);
+	CUK_LAUNCH(swiglu_kernel, ew_blocks(n), EW_THREADS, 0, st, n, F, h, bias);
 	return cudaGetLastError();
 }
 
@@ -331,7 +341,7 @@ static __global__ void __launch_bounds__(ATT_WARPS * 32)
 cudaError_t cuk_attention(cudaStream_t st, const struct cuk_tile *tiles, uint32_t n_tiles, uint32_t E, uint32_t H,
 			  const __half *qkv, __half *out)
 {
-	attention_kernel<<<dim3(n_tiles, H), ATT_WARPS * 32, 0, st>>>(tiles, E, H, qkv, out);
+	CUK_LAUNCH(attention_kernel, dim3(n_tiles, H), ATT_WARPS * 32, 0, st, tiles, E, H, qkv, out);
 	return cudaGetLastError();
 }
 
@@ -339,7 +349,7 @@ cudaError_t cuk_attention(cudaStream_t st, const struct cuk_tile *tiles, uint32_
 
 static __global__ void pool_kernel(uint32_t E, const uint32_t *offs, bool cls, const float *x, float *out)
 {
-	extern __shared__ float row[];
+	CUK_DYNAMIC_SHARED(float, row);
 	__shared__ float red[32];
 	uint32_t s = blockIdx.x, a = offs[s], n = offs[s + 1] - a;
 	float ss = 0;
@@ -365,12 +375,12 @@ static __global__ void pool_kernel(uint32_t E, const uint32_t *offs, bool cls, c
 cudaError_t cuk_pool(cudaStream_t st, uint32_t n_seq, uint32_t E, const uint32_t *offs, bool cls, const float *x,
 		     float *out)
 {
-	pool_kernel<<<n_seq, ROW_THREADS, E * sizeof(float), st>>>(E, offs, cls, x, out);
+	CUK_LAUNCH(pool_kernel, n_seq, ROW_THREADS, E * sizeof(float), st, E, offs, cls, x, out);
 	return cudaGetLastError();
 }
 
 cudaError_t cuk_probe(void)
 {
 	struct cudaFuncAttributes a;
-	return cudaFuncGetAttributes(&a, attention_kernel);
+	return cudaFuncGetAttributes(&a, reinterpret_cast<const void *>(attention_kernel));
 }
