@@ -22,8 +22,13 @@
 #define CUK_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
 #endif
 
+/* threads of the row kernels and of the element-wise ones (the CPU emulation may take fewer) */
+#ifndef ROW_THREADS
 #define ROW_THREADS 128
+#endif
+#ifndef EW_THREADS
 #define EW_THREADS 256
+#endif
 #define ATT_WARPS 4
 #define ATT_KEYS 32 /* keys per shared-memory tile: one per lane */
 #define ATT_ROWS_PER_WARP (CUK_QROWS / ATT_WARPS)
