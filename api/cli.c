@@ -160,10 +160,10 @@ static int cmd_index(int argc, char **argv)
 		json_t *skipped = json_object();
 		for (int i = 0; i < IDX_SKIP__COUNT; i++)
 			json_object_set_new(skipped, idx_skip_name(i), json_integer((json_int_t)s.skipped[i]));
-		api__json_print(json_pack("{sssfsos{sIsI}sIsoss s{sIsI}}", "repo", real, "took_ms", ms, "files", files,
+		api__json_print(json_pack("{sssfsos{sIsI}sIsossss s{sIsI}}", "repo", real, "took_ms", ms, "files", files,
 				     "chunks", "written", (json_int_t)s.chunks, "total", (json_int_t)s.total_chunks, "bytes",
-				     (json_int_t)s.bytes, "skipped", skipped, "model", s.model, "vectors", "embedded",
-				     (json_int_t)s.embedded, "cached", (json_int_t)s.cached));
+				     (json_int_t)s.bytes, "skipped", skipped, "model", s.model, "embedder", s.embedder,
+				     "vectors", "embedded", (json_int_t)s.embedded, "cached", (json_int_t)s.cached));
 		return API_EXIT_OK;
 	}
 	printf("indexed %s: %llu files, %llu chunks in %.2fs\n", real, (unsigned long long)s.files,
@@ -171,6 +171,8 @@ static int cmd_index(int argc, char **argv)
 	printf("  %llu added, %llu updated, %llu touched, %llu unchanged, %llu deleted; %.1f MB chunked\n",
 	       (unsigned long long)s.added, (unsigned long long)s.updated, (unsigned long long)s.touched,
 	       (unsigned long long)s.unchanged, (unsigned long long)s.deleted, (double)s.bytes / 1e6);
+	if (s.embedder[0])
+		printf("  embedder: %s\n", s.embedder);
 	if (strcmp(s.model, "none") != 0)
 		printf("  vectors (%s): %llu embedded, %llu from the cache\n", s.model, (unsigned long long)s.embedded,
 		       (unsigned long long)s.cached);

@@ -82,19 +82,15 @@ void enc_tensor_f32(const struct enc_tensor *t, uint64_t first, uint64_t n, floa
 		memcpy(out, p + first * 4, n * 4);
 		break;
 	case GGUF_GGML_F16:
+	case GGUF_GGML_BF16: {
+		float (*conv)(uint16_t) = t->type == GGUF_GGML_F16 ? enc_f16_to_f32 : bf16_to_f32;
 		for (uint64_t i = 0; i < n; i++) {
 			uint16_t h;
 			memcpy(&h, p + (first + i) * 2, 2);
-			out[i] = enc_f16_to_f32(h);
+			out[i] = conv(h);
 		}
 		break;
-	case GGUF_GGML_BF16:
-		for (uint64_t i = 0; i < n; i++) {
-			uint16_t h;
-			memcpy(&h, p + (first + i) * 2, 2);
-			out[i] = bf16_to_f32(h);
-		}
-		break;
+	}
 	case GGUF_GGML_Q8_0:
 		BASE_ASSERT(first % Q8_0_BLOCK == 0);
 		for (uint64_t i = 0; i < n; i++) {

@@ -35,6 +35,17 @@
 /* Tokens per CPU batch: big enough for efficient sgemm, small enough to keep work space modest. */
 #define CPU_BATCH_TOKENS 2048
 
+/* The GPU backend: CUDA's, or a stand-in a test installs (embed__set_gpu). */
+static const struct embed_gpu cuda_gpu = {
+	enc_cuda_built, enc_cuda_open, enc_cuda_close, enc_cuda_max_tokens, enc_cuda_describe, enc_cuda_forward,
+};
+static const struct embed_gpu *gpu = &cuda_gpu;
+
+void embed__set_gpu(const struct embed_gpu *g)
+{
+	gpu = g ? g : &cuda_gpu;
+}
+
 struct request {
 	struct enc_batch b;
 	float *out;
@@ -53,6 +64,7 @@ struct model {
 
 	pthread_mutex_t mu; /* guards everything below */
 	pthread_cond_t cv;
+	const struct embed_gpu *gpu;
 	struct enc_cpu *cpu;   /* opened at start or on the first fallback */
 	struct enc_cuda *cuda; /* NULL: CPU only (or after a fallback) */
 	bool gpu_busy;
@@ -135,14 +147,14 @@ static void drop_gpu(struct model *md, const struct base_err *why)
 		return;
 	BASE_LOG(BASE_LOG_WARN, "%s: the GPU failed (%s); embedding on the CPU from now on", md->m.name,
 		 why->msg);
-	enc_cuda_close(md->cuda);
+	md->gpu->close(md->cuda);
 	md->cuda = NULL;
 }
 
 /* Run the queued requests on the GPU until the queue is empty; mu held on entry and exit. */
 static void combine(struct model *md)
 {
-	size_t cap = enc_cuda_max_tokens(md->cuda);
+	size_t cap = md->gpu->max_tokens(md->cuda);
 	BASE_VEC(int32_t) ids = BASE_VEC_INIT;
 	BASE_VEC(uint32_t) offs = BASE_VEC_INIT;
 	while (md->queue && md->cuda) {
@@ -172,7 +184,7 @@ static void combine(struct model *md)
 		pthread_mutex_unlock(&md->mu);
 		struct enc_batch b = { ids.v, offs.v, n_seq };
 		struct base_err err = { 0 };
-		int rc = enc_cuda_forward(cuda, &b, out, &err);
+		int rc = md->gpu->forward(cuda, &b, out, &err);
 		pthread_mutex_lock(&md->mu);
 		if (rc == BASE_E_DEVICE || rc == BASE_E_NOMEM) {
 			/* back to the front of the queue: they run on the CPU */
@@ -289,7 +301,7 @@ static int model_texts(struct embed *e, enum embed_role role, const char *const 
 	size_t cap = CPU_BATCH_TOKENS;
 	pthread_mutex_lock(&md->mu);
 	if (md->cuda)
-		cap = enc_cuda_max_tokens(md->cuda);
+		cap = md->gpu->max_tokens(md->cuda);
 	pthread_mutex_unlock(&md->mu);
 	cap = BASE_MAX(cap, md->max_seq);
 	int32_t *bids = base_malloc(BASE_MAX(at, 1) * sizeof(*bids));
@@ -324,7 +336,7 @@ static void model_close(struct embed *e)
 	struct model *md = e->impl;
 	if (!md)
 		return;
-	enc_cuda_close(md->cuda);
+	md->gpu->close(md->cuda);
 	enc_cpu_close(md->cpu);
 	enc_model_release(&md->m);
 	wp_free(md->tok);
@@ -346,14 +358,21 @@ static int open_backend(struct model *md, const struct embed_options *opts, char
 	if (opts->device != EMBED_DEVICE_CPU) {
 		struct enc_cuda_options co = { .vram_limit = opts->vram_limit };
 		struct base_err cerr;
-		int rc = enc_cuda_open(&md->m, &co, &md->cuda, &cerr);
+		int rc = md->gpu->open(&md->m, &co, &md->cuda, &cerr);
+		if (!rc && md->gpu->max_tokens(md->cuda) < md->max_seq) {
+			rc = base_err_set(&cerr, BASE_E_DEVICE,
+					  "the GPU memory limit leaves room for %zu tokens a batch, one text needs %zu",
+					  md->gpu->max_tokens(md->cuda), md->max_seq);
+			md->gpu->close(md->cuda);
+			md->cuda = NULL;
+		}
 		if (!rc) {
-			snprintf(where, where_len, "CUDA: %s", enc_cuda_describe(md->cuda));
+			snprintf(where, where_len, "CUDA: %s", md->gpu->describe(md->cuda));
 			return BASE_OK;
 		}
 		if (opts->device == EMBED_DEVICE_CUDA)
 			return base_err_set(err, rc, "%s: --device cuda: %s", md->m.name, cerr.msg);
-		if (enc_cuda_built())
+		if (md->gpu->built())
 			BASE_LOG(BASE_LOG_WARN, "%s: %s; embedding on the CPU", md->m.name, cerr.msg);
 	}
 #ifdef LODE_HAVE_CBLAS
@@ -370,6 +389,7 @@ int embed__model_open(struct embed *e, const struct embed_options *opts, struct 
 	pthread_mutex_init(&md->mu, NULL);
 	pthread_cond_init(&md->cv, NULL);
 	md->tail = &md->queue;
+	md->gpu = gpu;
 	e->impl = md;
 	e->ops = &model_ops;
 	md->g = gguf_open(opts->spec, err);

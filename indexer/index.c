@@ -792,6 +792,7 @@ static int writer_run(struct idx_writer *w, const char *const *scopes, size_t n,
 			goto out;
 	}
 	snprintf(sum->model, sizeof(sum->model), "%s", w->vec ? idx__vec_model(w->vec) : IDX_MODEL_NONE);
+	snprintf(sum->embedder, sizeof(sum->embedder), "%s", w->vec ? idx__vec_describe(w->vec) : "");
 	struct idx_vec_stats vs = idx__vec_stats(w->vec);
 	sum->embedded = vs.embedded;
 	sum->cached = vs.cached;

@@ -75,6 +75,7 @@ struct idx_summary {
 	uint64_t embedded;  /* chunk vectors computed this run */
 	uint64_t cached;    /* chunk vectors found in the vector cache */
 	char model[96];     /* the embedder's model id, or "none" */
+	char embedder[160]; /* for people: what embedded and where ("m.gguf: bert, ..., on CUDA: ..."), or "" */
 	uint64_t skipped[IDX_SKIP__COUNT];
 	int64_t generation;
 	uint64_t took_ns;

@@ -189,6 +189,11 @@ const char *idx__vec_model(const struct idx_vec *iv)
 	return embed_model_id(iv->emb);
 }
 
+const char *idx__vec_describe(const struct idx_vec *iv)
+{
+	return embed_describe(iv->emb);
+}
+
 void idx__vec_stats_reset(struct idx_vec *iv)
 {
 	if (iv) {

@@ -41,6 +41,8 @@ int idx__vec_chunks(struct idx_vec *iv, const char *data, const struct idx_chunk
 
 /** The embedder's model id. */
 const char *idx__vec_model(const struct idx_vec *iv);
+/** The embedder, for people (embed_describe). */
+const char *idx__vec_describe(const struct idx_vec *iv);
 /**
  * A big first run of about `expected` chunks follows: see
  * store_vectors_bulk. *sample_first: commit a uniform sample first.

@@ -132,7 +132,7 @@ static inline void t__tmp_remove(void)
  */
 static inline const char *t_path(const char *name)
 {
-	static char path[4096];
+	static char path[512];
 	if (!t__tmp[0]) {
 		snprintf(t__tmp, sizeof(t__tmp), "/tmp/lode-test-XXXXXX");
 		if (!mkdtemp(t__tmp))

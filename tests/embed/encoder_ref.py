@@ -144,29 +144,27 @@ def bert_transformers(cfg, W, seqs):
     return out, "transformers %s BertModel (float64)" % __import__("transformers").__version__
 
 
+def load_bert_layer(layer, W, l):
+    """Copy block l of a GGUF bert's weights into an nn.TransformerEncoderLayer (same dtype)."""
+    g = lambda t: W["blk.%d.%s" % (l, t)].to(layer.linear1.weight.dtype)
+    with torch.no_grad():
+        layer.self_attn.in_proj_weight.copy_(torch.cat([g("attn_q.weight"), g("attn_k.weight"), g("attn_v.weight")]))
+        layer.self_attn.in_proj_bias.copy_(torch.cat([g("attn_q.bias"), g("attn_k.bias"), g("attn_v.bias")]))
+        for mod, name in ((layer.self_attn.out_proj, "attn_output"), (layer.linear1, "ffn_up"),
+                          (layer.linear2, "ffn_down"), (layer.norm1, "attn_output_norm"),
+                          (layer.norm2, "layer_output_norm")):
+            mod.weight.copy_(g(name + ".weight"))
+            mod.bias.copy_(g(name + ".bias"))
+
+
 def bert_torch(cfg, W, seqs):
     E, H, Fd = cfg["n_embd"], cfg["n_head"], cfg["n_ff"]
     layers = []
     for l in range(cfg["n_layer"]):
-        g = lambda t: W["blk.%d.%s" % (l, t)]
         layer = torch.nn.TransformerEncoderLayer(E, H, Fd, dropout=0.0, activation="gelu",
                                                  layer_norm_eps=cfg["eps"], batch_first=True,
                                                  norm_first=False).double().eval()
-        with torch.no_grad():
-            layer.self_attn.in_proj_weight.copy_(torch.cat([g("attn_q.weight"), g("attn_k.weight"),
-                                                            g("attn_v.weight")]))
-            layer.self_attn.in_proj_bias.copy_(torch.cat([g("attn_q.bias"), g("attn_k.bias"),
-                                                          g("attn_v.bias")]))
-            layer.self_attn.out_proj.weight.copy_(g("attn_output.weight"))
-            layer.self_attn.out_proj.bias.copy_(g("attn_output.bias"))
-            layer.linear1.weight.copy_(g("ffn_up.weight"))
-            layer.linear1.bias.copy_(g("ffn_up.bias"))
-            layer.linear2.weight.copy_(g("ffn_down.weight"))
-            layer.linear2.bias.copy_(g("ffn_down.bias"))
-            layer.norm1.weight.copy_(g("attn_output_norm.weight"))
-            layer.norm1.bias.copy_(g("attn_output_norm.bias"))
-            layer.norm2.weight.copy_(g("layer_output_norm.weight"))
-            layer.norm2.bias.copy_(g("layer_output_norm.bias"))
+        load_bert_layer(layer, W, l)
         layers.append(layer)
     tok = torch.nn.Embedding.from_pretrained(W["token_embd.weight"])
     ln = torch.nn.LayerNorm(E, eps=cfg["eps"]).double()

@@ -136,7 +136,7 @@ int main(int argc, char **argv)
 	struct gw w;
 	gw_init(&w, 0);
 	gw_bert(&w, &c, toks ? (const char *const *)toks : builtin, n);
-	struct base_buf file = BASE_BUF_INIT(BASE_CAP_TEXT);
+	struct base_buf file = BASE_BUF_INIT(GW_CAP);
 	gw_finish(&w, &file);
 	int rc = gw_write_file(&file, out);
 	if (rc != BASE_OK)

@@ -13,7 +13,8 @@
  * build deliberately broken files. gw_bert() writes a random-weight BERT
  * encoder with llama.cpp's tensor names and metadata keys.
  *
- * Errors: buffers are capped at BASE_CAP_TEXT; the functions abort the test
+ * Errors: metadata buffers are capped at BASE_CAP_TEXT, tensor data and
+ * whole files at GW_CAP (benchmark-size models); the functions abort the test
  * (via exit) when a write fails, since a writer failure is a test bug.
  */
 #ifndef LODE_TESTS_GGUF_WRITER_H
@@ -26,6 +27,8 @@
 
 #include "base/base.h"
 #include "embed/gguf.h"
+
+#define GW_CAP ((size_t)4 << 30)
 
 struct gw {
 	struct base_buf kv;   /* key/values */
@@ -89,7 +92,7 @@ static inline void gw_init(struct gw *w, uint32_t align)
 {
 	base_buf_init(&w->kv, BASE_CAP_TEXT);
 	base_buf_init(&w->ti, BASE_CAP_TEXT);
-	base_buf_init(&w->data, BASE_CAP_TEXT);
+	base_buf_init(&w->data, GW_CAP);
 	w->n_kv = w->n_t = 0;
 	w->align = align ? align : GGUF_DEFAULT_ALIGNMENT;
 	w->version = 3;

@@ -9,6 +9,9 @@
  *     from the arguments on each fixture's first line; cosine >= 0.9999;
  *   - packing: sequences alone and packed in one batch give the same vectors;
  *   - the embedder handle: prefixes, model ids, batching, CPU/CUDA choice;
+ *   - GPU scheduling with a stand-in device: concurrent callers' batches
+ *     combined, results in the right order, a device fault moving the work
+ *     to the CPU without losing any;
  *   - weight formats: half conversions checked against the compiler's
  *     _Float16, Q8_0 and BF16 decoding;
  *   - bad models: each refused with the file and the field named;
@@ -18,9 +21,13 @@
 
 #include <math.h>
 
+#include <pthread.h>
+#include <stdatomic.h>
+
 #include "embed/embed.h"
 #include "embed/encoder.h"
 #include "embed/gguf_writer.h"
+#include "embed/internal.h"
 
 #include "base/banned.h"
 
@@ -427,6 +434,158 @@ static void test_devices(void)
 	embed_close(e);
 }
 
+/* ---- GPU scheduling, with a stand-in device ----------------------------------------- */
+
+/* The stand-in: the CPU reference behind the GPU interface, slow enough for queues to form. */
+struct enc_cuda {
+	struct enc_cpu *cpu;
+};
+
+static struct {
+	atomic_int calls, max_seqs, fail_at, over_cap;
+} fake;
+
+#define FAKE_CAP 256
+
+static bool fake_built(void)
+{
+	return true;
+}
+
+static int fake_open(const struct enc_model *m, const struct enc_cuda_options *o, struct enc_cuda **out,
+		     struct base_err *err)
+{
+	(void)o;
+	*out = base_calloc(1, sizeof(**out));
+	return enc_cpu_open(m, &(*out)->cpu, err);
+}
+
+static void fake_close(struct enc_cuda *c)
+{
+	if (c)
+		enc_cpu_close(c->cpu);
+	base_free(c);
+}
+
+static size_t fake_max_tokens(const struct enc_cuda *c)
+{
+	(void)c;
+	return FAKE_CAP;
+}
+
+static const char *fake_describe(const struct enc_cuda *c)
+{
+	(void)c;
+	return "stand-in GPU";
+}
+
+static int fake_forward(struct enc_cuda *c, const struct enc_batch *b, float *out, struct base_err *err)
+{
+	int call = atomic_fetch_add(&fake.calls, 1) + 1;
+	if (b->offs[b->n_seq] > FAKE_CAP)
+		atomic_fetch_add(&fake.over_cap, 1);
+	for (int m = atomic_load(&fake.max_seqs); (int)b->n_seq > m;)
+		if (atomic_compare_exchange_weak(&fake.max_seqs, &m, (int)b->n_seq))
+			break;
+	usleep(10000);
+	if (call == atomic_load(&fake.fail_at))
+		return base_err_set(err, BASE_E_DEVICE, "injected device fault");
+	return enc_cpu_forward(c->cpu, b, out, err);
+}
+
+static const struct embed_gpu fake_gpu = { fake_built, fake_open, fake_close, fake_max_tokens, fake_describe,
+					   fake_forward };
+
+enum { CALLERS = 8, TEXTS = 10, DIM = 32 };
+
+static pthread_barrier_t start;
+
+struct caller {
+	struct embed *e;
+	int id;
+	float out[TEXTS * DIM];
+	int rc;
+};
+
+static void caller_texts(int id, char storage[TEXTS][64], const char *texts[TEXTS], size_t lens[TEXTS])
+{
+	for (int i = 0; i < TEXTS; i++) {
+		int n = snprintf(storage[i], 64, "t%d t%d t%d", 5 + id, 5 + (id * 31 + i * 7) % 290, 5 + i);
+		texts[i] = storage[i];
+		lens[i] = (size_t)n;
+	}
+}
+
+static void *caller_run(void *arg)
+{
+	struct caller *c = arg;
+	char storage[TEXTS][64];
+	const char *texts[TEXTS];
+	size_t lens[TEXTS];
+	caller_texts(c->id, storage, texts, lens);
+	struct base_err err;
+	pthread_barrier_wait(&start);
+	c->rc = embed_texts(c->e, EMBED_DOCUMENT, texts, lens, TEXTS, c->out, &err);
+	return NULL;
+}
+
+/* CALLERS threads at once through the stand-in GPU; every vector checked against the CPU's. */
+static void run_callers(const char *path, int fail_at)
+{
+	memset(&fake, 0, sizeof(fake));
+	atomic_store(&fake.fail_at, fail_at);
+	struct base_err err = { 0, "" };
+	embed__set_gpu(&fake_gpu);
+	struct embed *e = open_spec(path, EMBED_DEVICE_AUTO, NULL, &err);
+	embed__set_gpu(NULL);
+	if (!e)
+		T_FAIL("embed_open: %s", err.msg);
+	T_TRUE(strstr(embed_describe(e), "on CUDA: stand-in GPU") != NULL);
+	struct embed *cpu = open_spec(path, EMBED_DEVICE_CPU, NULL, &err);
+	T_TRUE(cpu != NULL);
+	static struct caller callers[CALLERS];
+	pthread_t tid[CALLERS];
+	pthread_barrier_init(&start, NULL, CALLERS);
+	for (int i = 0; i < CALLERS; i++) {
+		callers[i] = (struct caller){ .e = e, .id = i };
+		T_EQ_INT(pthread_create(&tid[i], NULL, caller_run, &callers[i]), 0);
+	}
+	for (int i = 0; i < CALLERS; i++)
+		pthread_join(tid[i], NULL);
+	pthread_barrier_destroy(&start);
+	for (int i = 0; i < CALLERS; i++) {
+		T_OK(callers[i].rc);
+		char storage[TEXTS][64];
+		const char *texts[TEXTS];
+		size_t lens[TEXTS];
+		caller_texts(i, storage, texts, lens);
+		float want[TEXTS * DIM];
+		T_OK(embed_texts(cpu, EMBED_DOCUMENT, texts, lens, TEXTS, want, &err));
+		for (int j = 0; j < TEXTS * DIM; j++)
+			if (fabsf(want[j] - callers[i].out[j]) > 1e-5f)
+				T_FAIL("caller %d, text %d: the GPU path's vector differs from the CPU's", i, j / DIM);
+	}
+	T_EQ_INT(atomic_load(&fake.over_cap), 0);
+	embed_close(cpu);
+	embed_close(e);
+}
+
+static void test_gpu_scheduling(void)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s", t_path("m.gguf"));
+	write_model(path, "--layers 1 --embd 32 --heads 2 --ff 48 --ctx 32 --pooling mean");
+	run_callers(path, 0);
+	/* callers' batches were combined: one device call held more than one caller's sequences */
+	fprintf(stderr, "  %d device calls, at most %d sequences in one\n", atomic_load(&fake.calls),
+		atomic_load(&fake.max_seqs));
+	T_TRUE(atomic_load(&fake.max_seqs) > TEXTS);
+	T_TRUE(atomic_load(&fake.calls) < CALLERS);
+	/* a fault on the second call: nothing lost, and the device is not used again */
+	run_callers(path, 2);
+	T_EQ_INT(atomic_load(&fake.calls), 2);
+}
+
 /* ---- bad models ---------------------------------------------------------------- */
 
 /* Write a model whose metadata or tensors are wrong in one way and expect code + message. */
@@ -585,8 +744,10 @@ static void test_cli_index(void)
 		run(cmd);
 		T_FAIL("lode index --model failed");
 	}
-	snprintf(cmd, sizeof(cmd), "grep -q '\"gguf-bert-32d-' %s/st.json && grep -q '\"path\": *\"a.c\"' %s/s.json",
-		 dir, dir);
+	snprintf(cmd, sizeof(cmd),
+		 "grep -q '\"gguf-bert-32d-' %s/st.json && grep -q '\"path\": *\"a.c\"' %s/s.json && "
+		 "grep -q '\"embedder\": *\"m.gguf: bert, 1 layers x 32, mean pooling, 64 tokens, on the CPU' %s/idx.json",
+		 dir, dir, dir);
 	T_EQ_INT(run(cmd), 0);
 	/* a missing model: exit 2, the path named */
 	snprintf(cmd, sizeof(cmd), "cd %s && %s index --model nope.gguf repo 2> err.txt; test $? -eq 2 && grep -q 'nope.gguf' err.txt",
@@ -597,5 +758,5 @@ static void test_cli_index(void)
 T_MAIN(T_ENTRY(test_reference_bert_mean_f32), T_ENTRY(test_reference_bert_cls_f16),
        T_ENTRY(test_reference_bert_q8_0), T_ENTRY(test_reference_nomic_f32), T_ENTRY(test_reference_nomic_bf16),
        T_ENTRY(test_half_conversions), T_ENTRY(test_quantized_decoding), T_ENTRY(test_embedder),
-       T_ENTRY(test_nomic_prefixes), T_ENTRY(test_devices), T_ENTRY(test_bad_models), T_ENTRY(test_bad_batches),
+       T_ENTRY(test_nomic_prefixes), T_ENTRY(test_devices), T_ENTRY(test_gpu_scheduling), T_ENTRY(test_bad_models), T_ENTRY(test_bad_batches),
        T_ENTRY(test_cli_index))

@@ -9,7 +9,6 @@
 #define _XOPEN_SOURCE 700
 #include "test.h"
 
-#include <ftw.h>
 #include <sys/stat.h>
 
 #include "embed/gguf.h"
@@ -17,42 +16,9 @@
 
 #include "base/banned.h"
 
-/* ---- sandbox --------------------------------------------------------- */
-
-static char sandbox[64];
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-static void sandbox_remove(void)
-{
-	if (sandbox[0])
-		nftw(sandbox, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	sandbox[0] = '\0';
-}
-
-static const char *sandbox_path(const char *name)
-{
-	static char path[160];
-	if (!sandbox[0]) {
-		snprintf(sandbox, sizeof(sandbox), "/tmp/lode-gguf-XXXXXX");
-		if (!mkdtemp(sandbox))
-			T_FAIL("mkdtemp: %s", strerror(errno));
-		atexit(sandbox_remove);
-	}
-	snprintf(path, sizeof(path), "%s/%s", sandbox, name);
-	return path;
-}
-
 static struct gguf *open_buf(const struct base_buf *b, const char *name)
 {
-	const char *path = sandbox_path(name);
+	const char *path = t_path(name);
 	T_OK(gw_write_file(b, path));
 	struct base_err err = { 0, "" };
 	struct gguf *g = gguf_open(path, &err);
@@ -670,11 +636,11 @@ static void open_errors(void)
 	T_TRUE(gguf_open("/nonexistent/model.gguf", &err) == NULL);
 	T_EQ_INT(err.code, BASE_E_NOTFOUND);
 	T_TRUE(strstr(err.msg, "/nonexistent/model.gguf") != NULL);
-	const char *dir = sandbox_path("");
+	const char *dir = t_path("");
 	T_TRUE(gguf_open(dir, &err) == NULL);
 	T_EQ_INT(err.code, BASE_E_IO);
 	struct base_buf empty = BASE_BUF_INIT(16);
-	const char *path = sandbox_path("empty.gguf");
+	const char *path = t_path("empty.gguf");
 	T_OK(gw_write_file(&empty, path));
 	T_TRUE(gguf_open(path, &err) == NULL);
 	T_EQ_INT(err.code, BASE_E_PARSE);

@@ -11,7 +11,6 @@
 #include "test.h"
 
 #include <dirent.h>
-#include <ftw.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <sys/stat.h>
@@ -277,23 +276,6 @@ static void threads(void)
 
 /* ---- parity with Hugging Face ------------------------------------------------------ */
 
-static char tmpdir[64];
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-static void tmp_remove(void)
-{
-	if (tmpdir[0])
-		nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 /* Run a shell command; its stdout into out. Returns the exit status. */
 static int run_capture(const char *cmd, struct base_buf *out)
 {
@@ -427,10 +409,6 @@ static void parity_hf(void)
 	const char **vocab = base_malloc(nv * sizeof(*vocab));
 	for (size_t i = 0; i < nv; i++)
 		vocab[i] = json_string_value(json_array_get(vj, i));
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/lode-wp-XXXXXX");
-	if (!mkdtemp(tmpdir))
-		T_FAIL("mkdtemp: %s", strerror(errno));
-	atexit(tmp_remove);
 	struct base_buf gb = BASE_BUF_INIT(BASE_CAP_TEXT);
 	struct gw_bert c = { .n_layer = 1, .n_embd = 8, .n_head = 2, .n_ff = 16, .n_ctx = 512,
 			     .n_type = 2, .eps = 1e-12f, .pooling = 2, .type = GGUF_GGML_F16, .seed = 1 };
@@ -441,8 +419,8 @@ static void parity_hf(void)
 	gw_release(&w);
 	base_free(vocab);
 	json_decref(vj);
-	char gpath[128];
-	snprintf(gpath, sizeof(gpath), "%s/bert-base-uncased.gguf", tmpdir);
+	char gpath[512];
+	snprintf(gpath, sizeof(gpath), "%s", t_path("bert-base-uncased.gguf"));
 	T_OK(gw_write_file(&gb, gpath));
 	base_buf_release(&gb);
 	struct base_err err = { 0, "" };
@@ -468,7 +446,7 @@ static void parity_hf(void)
 	size_t n_src = cp.len.n;
 	for (size_t i = 0; i < BASE_ARRAY_LEN(crafted); i++)
 		corpus_add(&cp, crafted[i], strlen(crafted[i]));
-	snprintf(path, sizeof(path), "%s/records", tmpdir);
+	snprintf(path, sizeof(path), "%s", t_path("records"));
 	T_OK(gw_write_file(&cp.rec, path));
 
 	/* the reference */
