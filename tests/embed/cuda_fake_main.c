@@ -14,10 +14,8 @@
  */
 #include "test.h"
 
-#include <math.h>
-
 #include "embed/encoder.h"
-#include "embed/gguf_writer.h"
+#include "embed/encoder_util.h"
 
 #include "base/banned.h"
 
@@ -25,38 +23,9 @@ void fake_cuda_reset(size_t free_bytes, bool no_device);
 void fake_cuda_fail(int malloc_at, int gemm_at);
 size_t fake_cuda_live(void);
 
-struct loaded {
-	struct gguf *g;
-	struct enc_model m;
-	struct enc_cpu *cpu;
-};
-
-static void load(struct loaded *l, const struct gw_bert *c, size_t vocab)
+static void unload(struct t_model *l)
 {
-	char path[4096];
-	snprintf(path, sizeof(path), "%s", t_path("m.gguf"));
-	char **toks = gw_vocab(vocab);
-	struct gw w;
-	gw_init(&w, 0);
-	gw_bert(&w, c, (const char *const *)toks, vocab);
-	struct base_buf file = BASE_BUF_INIT(BASE_CAP_TEXT);
-	gw_finish(&w, &file);
-	T_OK(gw_write_file(&file, path));
-	base_buf_release(&file);
-	gw_release(&w);
-	gw_vocab_free(toks, vocab);
-	struct base_err err = { 0, "" };
-	l->g = gguf_open(path, &err);
-	if (!l->g || enc_model_load(l->g, &l->m, &err))
-		T_FAIL("%s", err.msg);
-	T_OK(enc_cpu_open(&l->m, &l->cpu, &err));
-}
-
-static void unload(struct loaded *l)
-{
-	enc_cpu_close(l->cpu);
-	enc_model_release(&l->m);
-	gguf_close(l->g);
+	t_model_unload(l);
 	T_EQ_INT(fake_cuda_live(), 0);
 }
 
@@ -87,8 +56,8 @@ static struct enc_cuda *open_fake(const struct enc_model *m, uint64_t limit)
 static void compare(const struct gw_bert *c)
 {
 	fake_cuda_reset((size_t)8 << 30, false);
-	struct loaded l;
-	load(&l, c, 120);
+	struct t_model l;
+	t_model_make(&l, c, 120);
 	struct enc_cuda *cu = open_fake(&l.m, 0);
 	T_TRUE(strstr(enc_cuda_describe(cu), "lode fake GPU, sm_90, 2.0 GiB cap") != NULL);
 	static const uint32_t lens[] = { 17, 1, 33, 2, 5 }; /* 2 query tiles, 2 key tiles */
@@ -107,13 +76,7 @@ static void compare(const struct gw_bert *c)
 	if (enc_cuda_forward(cu, &bt, b, &err))
 		T_FAIL("enc_cuda_forward: %s", err.msg);
 	for (size_t s = 0; s < n; s++) {
-		double ab = 0, aa = 0, bb = 0;
-		for (size_t j = 0; j < E; j++) {
-			ab += (double)a[s * E + j] * b[s * E + j];
-			aa += (double)a[s * E + j] * a[s * E + j];
-			bb += (double)b[s * E + j] * b[s * E + j];
-		}
-		double cs = ab / sqrt(aa * bb);
+		double cs = t_cosine_f(a + s * E, b + s * E, E);
 		fprintf(stderr, "  sequence %zu (%u tokens): 1 - cosine %.2e\n", s, lens[s], 1 - cs);
 		/* the fake GEMM accumulates in fp32 like cuBLAS; fp16 storage alone costs ~1e-8 here, a lost bias ~1e-4 */
 		T_TRUE(1 - cs <= 1e-6);
@@ -160,9 +123,9 @@ static void test_nomic_bf16_cls(void)
 static void test_plan(void)
 {
 	struct gw_bert c = small(GGUF_GGML_F16, 1, false, 4);
-	struct loaded l;
+	struct t_model l;
 	fake_cuda_reset((size_t)8 << 30, false);
-	load(&l, &c, 120);
+	t_model_make(&l, &c, 120);
 	struct base_err err = { 0, "" };
 	struct enc_cuda *cu = NULL;
 
@@ -216,9 +179,9 @@ static void test_plan(void)
 static void test_failures(void)
 {
 	struct gw_bert c = small(GGUF_GGML_F32, 1, true, 2);
-	struct loaded l;
+	struct t_model l;
 	fake_cuda_reset((size_t)8 << 30, false);
-	load(&l, &c, 120);
+	t_model_make(&l, &c, 120);
 	struct base_err err = { 0, "" };
 	struct enc_cuda *cu = NULL;
 	/* every allocation of open, failing in turn (4 of them: weights, work, two pinned) */

@@ -17,10 +17,8 @@
  */
 #include "test.h"
 
-#include <math.h>
-
 #include "embed/encoder.h"
-#include "embed/gguf_writer.h"
+#include "embed/encoder_util.h"
 
 #include "base/banned.h"
 
@@ -30,39 +28,6 @@
  * test_cuda_fake); a dropped bias or a small wrong term costs ~1e-4
  */
 #define MAX_MEAN_ERR 1e-5
-
-struct loaded {
-	struct gguf *g;
-	struct enc_model m;
-};
-
-static void load_cfg(struct loaded *l, const struct gw_bert *c, size_t vocab)
-{
-	char path[4096];
-	snprintf(path, sizeof(path), "%s", t_path("m.gguf"));
-	char **toks = gw_vocab(vocab);
-	struct gw w;
-	gw_init(&w, 0);
-	gw_bert(&w, c, (const char *const *)toks, vocab);
-	struct base_buf file = BASE_BUF_INIT(BASE_CAP_TEXT);
-	gw_finish(&w, &file);
-	T_OK(gw_write_file(&file, path));
-	base_buf_release(&file);
-	gw_release(&w);
-	gw_vocab_free(toks, vocab);
-	struct base_err err = { 0, "" };
-	l->g = gguf_open(path, &err);
-	if (!l->g)
-		T_FAIL("gguf_open: %s", err.msg);
-	if (enc_model_load(l->g, &l->m, &err))
-		T_FAIL("enc_model_load: %s", err.msg);
-}
-
-static void unload(struct loaded *l)
-{
-	enc_model_release(&l->m);
-	gguf_close(l->g);
-}
 
 /* Open the CUDA backend, or skip the case when this machine has none. */
 static struct enc_cuda *open_or_skip(const struct enc_model *m, uint64_t limit)
@@ -79,17 +44,6 @@ static struct enc_cuda *open_or_skip(const struct enc_model *m, uint64_t limit)
 		T_FAIL("enc_cuda_open: %s: %s", base_status_name(rc), err.msg);
 	fprintf(stderr, "  %s, %zu tokens a batch\n", enc_cuda_describe(c), enc_cuda_max_tokens(c));
 	return c;
-}
-
-static double cosine(const float *a, const float *b, size_t n)
-{
-	double ab = 0, aa = 0, bb = 0;
-	for (size_t i = 0; i < n; i++) {
-		ab += (double)a[i] * b[i];
-		aa += (double)a[i] * a[i];
-		bb += (double)b[i] * b[i];
-	}
-	return aa > 0 && bb > 0 ? ab / sqrt(aa * bb) : (aa == bb ? 1.0 : 0.0);
 }
 
 /* ---- CUDA against the CPU ------------------------------------------------------ */
@@ -111,12 +65,11 @@ static void shuffle(uint32_t *v, size_t n)
  */
 static void compare(const struct gw_bert *cfg, size_t vocab)
 {
-	struct loaded l;
-	load_cfg(&l, cfg, vocab);
+	struct t_model l;
+	t_model_make(&l, cfg, vocab);
 	struct enc_cuda *cu = open_or_skip(&l.m, 0);
-	struct enc_cpu *cpu = NULL;
+	struct enc_cpu *cpu = l.cpu;
 	struct base_err err = { 0, "" };
-	T_OK(enc_cpu_open(&l.m, &cpu, &err));
 
 	uint32_t n_ctx = l.m.c.n_ctx, E = l.m.c.n_embd;
 	static const uint32_t fixed[] = { 1, 2, 3, 5, 7, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129,
@@ -153,7 +106,7 @@ static void compare(const struct gw_bert *cfg, size_t vocab)
 		if (enc_cuda_forward(cu, &bt, b, &err))
 			T_FAIL("enc_cuda_forward: %s", err.msg);
 		for (size_t s = 0; s < s1 - s0; s++) {
-			double cs = cosine(a + s * E, b + s * E, E);
+			double cs = t_cosine_f(a + s * E, b + s * E, E);
 			if (!(cs >= MIN_COSINE))
 				T_FAIL("batch %zu, sequence %zu of %u tokens: cosine %.6f", batches, s,
 				       offs[s + 1] - offs[s], cs);
@@ -172,9 +125,8 @@ static void compare(const struct gw_bert *cfg, size_t vocab)
 	base_free(a);
 	base_free(b);
 	base_vec_release(&lens);
-	enc_cpu_close(cpu);
 	enc_cuda_close(cu);
-	unload(&l);
+	t_model_unload(&l);
 }
 
 /* 2 layers, n_ctx 512, the given width and heads. */
@@ -239,9 +191,9 @@ static void test_nomic_bf16_head32(void)
 
 static void test_vram_cap(void)
 {
-	struct loaded l;
+	struct t_model l;
 	struct gw_bert c = shape(128, 4, GGUF_GGML_F16, 1, false);
-	load_cfg(&l, &c, 1000);
+	t_model_make(&l, &c, 1000);
 	struct enc_cuda *cu = (struct enc_cuda *)&l; /* must be reset to NULL */
 	struct base_err err = { 0, "" };
 	struct enc_cuda_options o = { .vram_limit = 64 << 10, .device = 0 };
@@ -251,20 +203,20 @@ static void test_vram_cap(void)
 	fprintf(stderr, "  64 KiB: %s\n", err.msg);
 	if (enc_cuda_built())
 		T_TRUE(strstr(err.msg, "cannot hold the weights") != NULL);
-	unload(&l);
+	t_model_unload(&l);
 	/* the rest needs a device */
-	load_cfg(&l, &c, 1000);
+	t_model_make(&l, &c, 1000);
 	cu = open_or_skip(&l.m, 0);
 	enc_cuda_close(cu);
-	unload(&l);
+	t_model_unload(&l);
 }
 
 static void test_limits(void)
 {
-	struct loaded l;
+	struct t_model l;
 	struct gw_bert c = shape(64, 4, GGUF_GGML_F16, 1, false);
 	c.n_ctx = 64;
-	load_cfg(&l, &c, 500);
+	t_model_make(&l, &c, 500);
 	struct enc_cuda *cu = open_or_skip(&l.m, 0);
 	size_t cap = enc_cuda_max_tokens(cu), E = c.n_embd;
 	T_TRUE(cap >= c.n_ctx);
@@ -305,7 +257,7 @@ static void test_limits(void)
 	base_free(offs);
 	base_free(out);
 	enc_cuda_close(cu);
-	unload(&l);
+	t_model_unload(&l);
 }
 
 T_MAIN(T_ENTRY(test_vram_cap), T_ENTRY(test_limits), T_ENTRY(test_bert_f32_head16), T_ENTRY(test_bert_f16_head32),
