@@ -336,9 +336,9 @@ static int check_shape(const struct enc_model *m, struct base_err *err)
 		return base_err_set(err, BASE_E_UNSUPPORTED, "CUDA: %u heads do not divide n_embd %u", cf->n_head,
 				    cf->n_embd);
 	uint32_t D = cf->n_embd / cf->n_head;
-	if (D % 2 || D > CUK_MAX_HEAD)
-		return base_err_set(err, BASE_E_UNSUPPORTED, "CUDA: head size %u (even, at most %d, supported)", D,
-				    CUK_MAX_HEAD);
+	if (D % 4 || D > CUK_MAX_HEAD)
+		return base_err_set(err, BASE_E_UNSUPPORTED,
+				    "CUDA: head size %u (a multiple of 4, at most %d, supported)", D, CUK_MAX_HEAD);
 	if ((uint64_t)MAX_TOKENS * 2 * cf->n_ff >= ((uint64_t)1 << 31))
 		return base_err_set(err, BASE_E_UNSUPPORTED, "CUDA: n_ff %u is too wide", cf->n_ff);
 	if ((size_t)cf->n_embd * sizeof(float) > 32768)

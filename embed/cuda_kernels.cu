@@ -226,10 +226,12 @@ cudaError_t cuk_swiglu(cudaStream_t st, uint32_t T, uint32_t F, __half *h, const
  *
  * Block (tile, head): CUK_QROWS query rows of one sequence, ATT_WARPS warps
  * of ATT_ROWS_PER_WARP rows each. Keys go by in tiles of 32 through shared
- * memory as fp32. For the scores, lane j takes key j of the tile (K rows
- * padded to D + 1 floats: D + 1 is odd, so the 32 lanes hit 32 banks); for
- * the output, lane l owns dimensions l, l + 32, ... of each of its warp's
- * rows. The softmax is online (running max m and sum l per row, in base 2:
+ * memory as fp32. For the scores, lane j takes key j of the tile, reading
+ * K and the (broadcast) q rows as float4 (K rows padded to D + 4 floats:
+ * each phase of 8 lanes then covers the 32 banks once); for the output,
+ * the probabilities go through shared memory (read back as float4, four
+ * keys at a time) and lane l owns dimensions l, l + 32, ... of each of its
+ * warp's rows. D must be a multiple of 4. The softmax is online (running max m and sum l per row, in base 2:
  * q is scaled by log2(e) / sqrt(D) as it is loaded). Rows and keys past
  * the sequence's end are zero in shared memory and masked out of the
  * softmax, so they never produce a NaN.
@@ -237,11 +239,12 @@ cudaError_t cuk_swiglu(cudaStream_t st, uint32_t T, uint32_t F, __half *h, const
 static __global__ void __launch_bounds__(ATT_WARPS * 32)
 	attention_kernel(const struct cuk_tile *tiles, uint32_t E, uint32_t H, const __half *qkv, __half *out)
 {
-	__shared__ float qs[CUK_QROWS * CUK_MAX_HEAD];
-	__shared__ float ks[ATT_KEYS * (CUK_MAX_HEAD + 1)];
-	__shared__ float vs[ATT_KEYS * CUK_MAX_HEAD];
+	__shared__ __align__(16) float qs[CUK_QROWS * CUK_MAX_HEAD];
+	__shared__ __align__(16) float ks[ATT_KEYS * (CUK_MAX_HEAD + 4)];
+	__shared__ __align__(16) float vs[ATT_KEYS * CUK_MAX_HEAD];
+	__shared__ __align__(16) float ps[CUK_QROWS * ATT_KEYS];
 	const struct cuk_tile tile = tiles[blockIdx.x];
-	const uint32_t h = blockIdx.y, D = E / H, D2 = D / 2, ld = 3 * E, kst = D + 1;
+	const uint32_t h = blockIdx.y, D = E / H, D2 = D / 2, D4 = D / 4, ld = 3 * E, kst = D + 4;
 	const uint32_t lane = threadIdx.x & 31u, warp = threadIdx.x >> 5;
 	const float qscale = 1.4426950408889634f * rsqrtf((float)D);
 	const __half *base = qkv + (size_t)tile.start * ld + (size_t)h * D;
@@ -265,6 +268,7 @@ static __global__ void __launch_bounds__(ATT_WARPS * 32)
 			acc[r][i] = 0.0f;
 	}
 	const float *qw = qs + warp * ATT_ROWS_PER_WARP * D;
+	float *pw = ps + warp * ATT_ROWS_PER_WARP * ATT_KEYS;
 
 	for (uint32_t k0 = 0; k0 < tile.len; k0 += ATT_KEYS) {
 		__syncthreads(); /* the previous tile is consumed (and, the first time, qs is written) */
@@ -289,12 +293,14 @@ static __global__ void __launch_bounds__(ATT_WARPS * 32)
 #pragma unroll
 		for (int r = 0; r < ATT_ROWS_PER_WARP; r++)
 			s[r] = 0.0f;
-		const float *kr = ks + lane * kst;
-		for (uint32_t d = 0; d < D; d++) {
-			float kd = kr[d];
+		const float4 *kr = (const float4 *)(ks + lane * kst);
+		for (uint32_t d4 = 0; d4 < D4; d4++) {
+			float4 k = kr[d4];
 #pragma unroll
-			for (int r = 0; r < ATT_ROWS_PER_WARP; r++)
-				s[r] = fmaf(qw[r * D + d], kd, s[r]);
+			for (int r = 0; r < ATT_ROWS_PER_WARP; r++) {
+				float4 q = ((const float4 *)(qw + r * D))[d4];
+				s[r] = fmaf(q.x, k.x, fmaf(q.y, k.y, fmaf(q.z, k.z, fmaf(q.w, k.w, s[r]))));
+			}
 		}
 		float p[ATT_ROWS_PER_WARP];
 #pragma unroll
@@ -309,22 +315,30 @@ static __global__ void __launch_bounds__(ATT_WARPS * 32)
 			for (int i = 0; i < ATT_DIMS_PER_LANE; i++)
 				acc[r][i] *= corr;
 		}
-		for (uint32_t j = 0; j < nk; j++) {
-			float pj[ATT_ROWS_PER_WARP];
+		/* the probabilities through shared memory, read back four keys at a time */
+#pragma unroll
+		for (int r = 0; r < ATT_ROWS_PER_WARP; r++)
+			pw[r * ATT_KEYS + lane] = p[r];
+		__syncwarp();
+		for (uint32_t j = 0; j < nk; j += 4) { /* past nk: p = 0 and v = 0 */
+			float4 pj[ATT_ROWS_PER_WARP];
 #pragma unroll
 			for (int r = 0; r < ATT_ROWS_PER_WARP; r++)
-				pj[r] = __shfl_sync(0xffffffffu, p[r], j);
+				pj[r] = *(const float4 *)(pw + r * ATT_KEYS + j);
 #pragma unroll
 			for (int i = 0; i < ATT_DIMS_PER_LANE; i++) {
 				uint32_t d = lane + 32u * i;
 				if (d < D) {
-					float vd = vs[j * D + d];
+					const float *v = vs + j * D + d;
+					float v0 = v[0], v1 = v[D], v2 = v[2 * D], v3 = v[3 * D];
 #pragma unroll
 					for (int r = 0; r < ATT_ROWS_PER_WARP; r++)
-						acc[r][i] = fmaf(pj[r], vd, acc[r][i]);
+						acc[r][i] = fmaf(pj[r].x, v0,
+								 fmaf(pj[r].y, v1, fmaf(pj[r].z, v2, fmaf(pj[r].w, v3, acc[r][i]))));
 				}
 			}
 		}
+		__syncwarp(); /* pw is rewritten by the next tile */
 	}
 
 #pragma unroll

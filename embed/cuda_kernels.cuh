@@ -59,7 +59,7 @@ cudaError_t cuk_swiglu(cudaStream_t st, uint32_t T, uint32_t F, __half *h, const
 
 /*
  * Bidirectional softmax(q k^T / sqrt(D)) v per sequence and head, over
- * n_tiles query tiles; out [T][E]. D even and at most CUK_MAX_HEAD.
+ * n_tiles query tiles; out [T][E]. D a multiple of 4, at most CUK_MAX_HEAD.
  */
 cudaError_t cuk_attention(cudaStream_t st, const struct cuk_tile *tiles, uint32_t n_tiles, uint32_t E, uint32_t H,
 			  const __half *qkv, __half *out);

@@ -74,6 +74,11 @@ static float exchange(float v, unsigned src)
 	return r;
 }
 
+static void warp_sync(void)
+{
+	warps[tid.x >> 5].bar->arrive_and_wait();
+}
+
 template <class K, class... A> static void launch(K kernel, dim3 g, dim3 b, size_t smem, A... args)
 {
 	gdim = g;
@@ -119,16 +124,17 @@ template <class K, class... A> static void launch(K kernel, dim3 g, dim3 b, size
 #define blockDim emu::bdim
 #define gridDim emu::gdim
 #define __syncthreads() emu::block_bar->arrive_and_wait()
+#define __syncwarp(...) emu::warp_sync()
 #define CUK_LAUNCH(kernel, grid, block, smem, st, ...) \
 	((void)(st), emu::launch(kernel, dim3(grid), dim3(block), (smem), __VA_ARGS__))
 #define CUK_DYNAMIC_SHARED(type, name) type *name = (type *)emu::dyn.data()
 
-static float __shfl_xor_sync(unsigned, float v, int o)
+static inline float __shfl_xor_sync(unsigned, float v, int o)
 {
 	return emu::exchange(v, (emu::tid.x & 31) ^ (unsigned)o);
 }
 
-static float __shfl_sync(unsigned, float v, unsigned src)
+static inline float __shfl_sync(unsigned, float v, unsigned src)
 {
 	return emu::exchange(v, src);
 }
