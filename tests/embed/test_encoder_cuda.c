@@ -79,7 +79,7 @@ static void compare(const struct gw_bert *cfg, size_t vocab)
 		for (size_t i = 0; i < BASE_ARRAY_LEN(fixed); i++)
 			if (fixed[i] <= n_ctx)
 				base_vec_push(&lens, fixed[i]);
-	for (int i = 0; i < 40; i++)
+	for (int i = 0; i < 24; i++)
 		base_vec_push(&lens, 1 + (uint32_t)(t_rand() % n_ctx));
 	base_vec_push(&lens, n_ctx);
 	shuffle(lens.v, lens.n);
@@ -170,7 +170,7 @@ static void test_bert_q8_0_head128(void)
 
 static void test_bert_bf16_head32(void)
 {
-	struct gw_bert c = shape(384, 12, GGUF_GGML_BF16, 1, false);
+	struct gw_bert c = shape(192, 6, GGUF_GGML_BF16, 1, false);
 	compare(&c, 1000);
 }
 
