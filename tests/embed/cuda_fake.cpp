@@ -64,7 +64,7 @@ static cudaError_t fake_alloc(void **p, size_t n)
 		*p = NULL;
 		return cudaErrorMemoryAllocation;
 	}
-	*p = std::malloc(n ? n : 1);
+	*p = std::aligned_alloc(256, (n + 255) / 256 * 256 + 256); /* cudaMalloc's alignment */
 	if (!*p)
 		return cudaErrorMemoryAllocation;
 	std::memset(*p, 0xA5, n); /* not zeroed, as on a GPU */
