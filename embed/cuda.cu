@@ -13,10 +13,12 @@
  *            projection output that also receives the pooled vectors, the
  *            feed-forward hidden states), the batch's ids, positions,
  *            boundaries and attention tiles, and cuBLAS's workspace.
- * max_tokens is what the VRAM limit leaves after the weights, so that
- * forward never allocates. Host side, one pinned block holds the batch's
- * index arrays (one copy up) and one the pooled output (copied down in
- * chunks of OUT_ROWS vectors).
+ * max_tokens is what the VRAM limit (or the free memory, less a reserve)
+ * leaves after the weights, at most MAX_TOKENS, so that forward never
+ * allocates. Host side, one pinned block holds the batch's index arrays
+ * (four copies up, one stream) and one the pooled output (copied down in
+ * chunks of OUT_ROWS vectors). forward ends synchronised, so the pinned
+ * blocks are free again when it returns.
  *
  * Every CUDA and cuBLAS call is checked; a failure becomes BASE_E_DEVICE
  * with the call and the runtime's message. Nothing here aborts: without a
