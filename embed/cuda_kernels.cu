@@ -239,12 +239,12 @@ cudaError_t cuk_swiglu(cudaStream_t st, uint32_t T, uint32_t F, __half *h, const
 static __global__ void __launch_bounds__(ATT_WARPS * 32)
 	attention_kernel(const struct cuk_tile *tiles, uint32_t E, uint32_t H, const __half *qkv, __half *out)
 {
-	__shared__ __align__(16) float qs[CUK_QROWS * CUK_MAX_HEAD];
-	__shared__ __align__(16) float ks[ATT_KEYS * (CUK_MAX_HEAD + 4)];
-	__shared__ __align__(16) float vs[ATT_KEYS * CUK_MAX_HEAD];
-	__shared__ __align__(16) float ps[CUK_QROWS * ATT_KEYS];
 	const struct cuk_tile tile = tiles[blockIdx.x];
 	const uint32_t h = blockIdx.y, D = E / H, D2 = D / 2, D4 = D / 4, ld = 3 * E, kst = D + 4;
+	/* sized for this D (att_smem), so that narrow heads leave room for more blocks per SM; every
+	 * part starts at a multiple of 4 floats */
+	CUK_DYNAMIC_SHARED(float, dsm);
+	float *qs = dsm, *ks = qs + CUK_QROWS * D, *vs = ks + ATT_KEYS * kst, *ps = vs + ATT_KEYS * D;
 	const uint32_t lane = threadIdx.x & 31u, warp = threadIdx.x >> 5;
 	const float qscale = 1.4426950408889634f * rsqrtf((float)D);
 	const __half *base = qkv + (size_t)tile.start * ld + (size_t)h * D;
@@ -357,10 +357,16 @@ static __global__ void __launch_bounds__(ATT_WARPS * 32)
 	}
 }
 
+/* Shared memory of one attention block for head size D: at most 43.5 KiB (D = 128). */
+static size_t att_smem(uint32_t D)
+{
+	return (CUK_QROWS * D + ATT_KEYS * (D + 4) + ATT_KEYS * D + CUK_QROWS * ATT_KEYS) * sizeof(float);
+}
+
 cudaError_t cuk_attention(cudaStream_t st, const struct cuk_tile *tiles, uint32_t n_tiles, uint32_t E, uint32_t H,
 			  const __half *qkv, __half *out)
 {
-	CUK_LAUNCH(attention_kernel, dim3(n_tiles, H), ATT_WARPS * 32, 0, st, tiles, E, H, qkv, out);
+	CUK_LAUNCH(attention_kernel, dim3(n_tiles, H), ATT_WARPS * 32, att_smem(E / H), st, tiles, E, H, qkv, out);
 	return cudaGetLastError();
 }
 
