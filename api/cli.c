@@ -33,7 +33,7 @@ static void log_sink(void *payload, enum base_log_level level, const char *msg)
 static const char index_help[] =
 	"usage: lode index [DIR] [--rebuild] [--jobs N] [--max-file-size BYTES]\n"
 	"                  [--max-chunk N] [--model SPEC] [--device auto|cpu|cuda]\n"
-	"                  [--vram MIB] [--json]\n"
+	"                  [--vram MIB] [--query-prefix TEXT] [--doc-prefix TEXT] [--json]\n"
 	"\n"
 	"Index DIR (default: the current directory) into DIR/.lode/. A second run\n"
 	"re-reads only files whose size or mtime changed and re-chunks only files\n"
@@ -52,6 +52,9 @@ static const char index_help[] =
 	"                        or cuda (fail without a GPU); 'hash' runs on the CPU\n"
 	"  --vram MIB            GPU memory the encoder may use (default 2048), so it\n"
 	"                        shares the card with your LLM\n"
+	"  --query-prefix TEXT   put TEXT before every query a model file embeds, and\n"
+	"  --doc-prefix TEXT     before every chunk (default: the model's own, e.g.\n"
+	"                        nomic's 'search_query: '; '' for none); kept for later runs\n"
 	"  --vectors FACTORY     FAISS index type: 'auto' (default: exact 'Flat' while small,\n"
 	"                        IVF with 8-bit codes when large) or a FAISS factory string\n"
 	"                        such as 'IVF1024,SQ8'; kept for later runs\n"
@@ -67,6 +70,7 @@ static int cmd_index(int argc, char **argv)
 		{ "model", required_argument, NULL, 'm' },    { "device", required_argument, NULL, 'd' },
 		{ "json", no_argument, NULL, 'J' },	      { "help", no_argument, NULL, 'h' },
 		{ "vectors", required_argument, NULL, 'V' }, { "vram", required_argument, NULL, 'R' },
+		{ "query-prefix", required_argument, NULL, 'Q' }, { "doc-prefix", required_argument, NULL, 'D' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct idx_options o = { 0 };
@@ -108,6 +112,12 @@ static int cmd_index(int argc, char **argv)
 				o.device = EMBED_DEVICE_CUDA;
 			else
 				return api__usage_error("index", "--device is auto, cpu or cuda");
+			break;
+		case 'Q':
+			o.query_prefix = optarg;
+			break;
+		case 'D':
+			o.doc_prefix = optarg;
 			break;
 		case 'R':
 			if (!api__parse_uint(optarg, 1u << 20, &v) || v < 64)

@@ -56,6 +56,8 @@ struct idx_options {
 	const char *model;       /* embedder spec ("hash", a .gguf path, "none"); NULL: the index's */
 	enum embed_device device; /* where a model file runs (auto: CUDA when usable) */
 	uint64_t vram_limit;     /* GPU memory the encoder may use; 0: its default */
+	const char *query_prefix; /* text before every query / chunk for model files; NULL: */
+	const char *doc_prefix;   /* the index's, else the model's own ("search_query: ") */
 	const char *vector_factory; /* FAISS factory string or "auto"; NULL: the index's */
 	idx_progress_fn *progress;
 	void *progress_payload;

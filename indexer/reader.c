@@ -169,8 +169,12 @@ static bool vectors_ready(struct idx_reader *r, struct store *s)
 	}
 	/* one query at a time: the CPU answers in milliseconds, a GPU would
 	 * first need a context (hundreds of ms) and its memory */
-	struct embed_options eo = { .spec = spec, .device = EMBED_DEVICE_CPU };
+	char *qp, *dp;
+	idx__vec_prefixes(s, NULL, NULL, &qp, &dp, NULL); /* reads only */
+	struct embed_options eo = { .spec = spec, .device = EMBED_DEVICE_CPU, .query_prefix = qp, .doc_prefix = dp };
 	r->emb = embed_open(&eo, &err);
+	base_free(qp);
+	base_free(dp);
 	if (!r->emb)
 		goto fail;
 	if (!r->vectors) {

@@ -37,6 +37,19 @@ static int embed_docs(void *payload, const char *const *texts, const size_t *len
 	return rc;
 }
 
+int idx__vec_prefixes(struct store *st, const char *query, const char *doc, char **q, char **d,
+		      struct base_err *err)
+{
+	int rc = BASE_OK;
+	if (query)
+		rc = store_meta_set(st, "query_prefix", query, err);
+	if (!rc && doc)
+		rc = store_meta_set(st, "doc_prefix", doc, err);
+	*q = rc ? NULL : store_meta_get(st, "query_prefix");
+	*d = rc ? NULL : store_meta_get(st, "doc_prefix");
+	return rc;
+}
+
 int idx__vec_open(const struct idx_options *opts, const char *spec, struct store *st, struct idx_vec **out,
 		  struct base_err *err)
 {
@@ -47,9 +60,16 @@ int idx__vec_open(const struct idx_options *opts, const char *spec, struct store
 		rc = store_meta_set(st, "vector_factory", factory, err);
 	if (rc || strcmp(spec, IDX_MODEL_NONE) == 0)
 		return rc;
+	char *qp, *dp;
+	rc = idx__vec_prefixes(st, opts->query_prefix, opts->doc_prefix, &qp, &dp, err);
+	if (rc)
+		return rc;
 	struct idx_vec *iv = base_calloc(1, sizeof(*iv));
-	struct embed_options eo = { .spec = spec, .device = opts->device, .vram_limit = opts->vram_limit };
+	struct embed_options eo = { .spec = spec, .device = opts->device, .vram_limit = opts->vram_limit,
+				    .query_prefix = qp, .doc_prefix = dp };
 	iv->emb = embed_open(&eo, err);
+	base_free(qp);
+	base_free(dp);
 	if (!iv->emb) {
 		base_free(iv);
 		return err ? err->code : BASE_E_INVAL;

@@ -21,6 +21,14 @@ struct idx_vec;
  */
 char *idx__model_spec(struct store *st, const char *requested);
 
+/*
+ * The prefixes a model file's embedder uses for this index: the ones given
+ * (kept in the index for later runs and for readers), else the ones kept,
+ * else NULL (the model's own). Heap strings in q/d, NULL when unset.
+ */
+int idx__vec_prefixes(struct store *st, const char *query, const char *doc, char **q, char **d,
+		      struct base_err *err);
+
 /**
  * Open the dense side for the writer handle `st` of the index at `root`:
  * the embedder of `spec` (on opts->device), the vector cache, the FAISS vectors (loaded and

@@ -2,7 +2,12 @@
 # encoder-fixtures.sh: regenerate fixtures/encoder/*.txt, the reference
 # vectors tests/embed/test_encoder.c checks the CPU encoder against.
 #
-#   scripts/encoder-fixtures.sh BUILD_DIR      (BUILD_DIR has tests/gguf_make_bert)
+#   scripts/encoder-fixtures.sh BUILD_DIR [OUT_DIR]
+#
+# BUILD_DIR holds gguf_make_bert (tests/gguf_make_bert in the full build,
+# gguf_make_bert in the standalone embed/ one); OUT_DIR defaults to
+# fixtures/encoder. REFERENCE=torch|transformers|auto picks bert's
+# reference (encoder_ref.py --reference; default auto).
 #
 # Each fixture's first line holds the gguf_make_bert arguments of its
 # random-weight model; tests/embed/encoder_ref.py computes the vectors with
@@ -10,7 +15,10 @@
 # torch and numpy (Debian: apt-get install python3-torch).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-build=${1:?usage: scripts/encoder-fixtures.sh BUILD_DIR}
+build=${1:?usage: scripts/encoder-fixtures.sh BUILD_DIR [OUT_DIR]}
+dest=${2:-fixtures/encoder}
+make=$build/tests/gguf_make_bert
+[ -x "$make" ] || make=$build/gguf_make_bert
 py=${PYTHON:-python3}
 "$py" -c 'import torch, numpy' 2>/dev/null || py=/usr/bin/python3
 tmp=$(mktemp -d)
@@ -24,12 +32,12 @@ models=(
   "nomic-mean-f32   --vocab-size 300 --layers 2 --embd 64 --heads 4 --ff 96 --ctx 128 --pooling mean --nomic --seed 14"
   "nomic-mean-bf16  --vocab-size 300 --layers 2 --embd 64 --heads 2 --ff 128 --ctx 128 --pooling mean --nomic --type bf16 --seed 15"
 )
-mkdir -p fixtures/encoder
+mkdir -p "$dest"
 for m in "${models[@]}"; do
   read -r name args <<<"$m"
   # shellcheck disable=SC2086
-  "$build/tests/gguf_make_bert" "$tmp/$name.gguf" $args 2>/dev/null
-  "$py" tests/embed/encoder_ref.py "$tmp/$name.gguf" "$tmp/$name.txt"
-  { echo "# args: $args"; cat "$tmp/$name.txt"; } >"fixtures/encoder/$name.txt"
+  "$make" "$tmp/$name.gguf" $args 2>/dev/null
+  "$py" tests/embed/encoder_ref.py "$tmp/$name.gguf" "$tmp/$name.txt" --reference "${REFERENCE:-auto}"
+  { echo "# args: $args"; cat "$tmp/$name.txt"; } >"$dest/$name.txt"
 done
-ls -l fixtures/encoder
+ls -l "$dest"

@@ -2,6 +2,7 @@
 """encoder_ref.py: reference vectors for lode's encoder tests, from PyTorch.
 
     encoder_ref.py MODEL.gguf OUT.txt [--seed N] [--lengths 1,2,...]
+                   [--reference auto|torch|transformers]
 
 Reads a random-weight encoder written by gguf_make_bert (tests/embed/
 gguf_writer.h's layout, which is llama.cpp's), runs it with an outside
@@ -228,6 +229,8 @@ def main():
     ap.add_argument("out")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--lengths", default="1,2,3,5,8,16,31,32,33,64,100,127,128")
+    ap.add_argument("--reference", choices=("auto", "torch", "transformers"), default="auto",
+                    help="bert: transformers' BertModel, torch's TransformerEncoderLayer, or the first available")
     a = ap.parse_args()
     kv, W = read_gguf(a.model)
     arch = kv["general.architecture"]
@@ -243,11 +246,15 @@ def main():
         if L > cfg["n_ctx"]:
             raise SystemExit("length %d is longer than the context (%d)" % (L, cfg["n_ctx"]))
         seqs.append([int(t) for t in rng.integers(0, n_vocab, L)])
-    if arch == "bert":
+    if arch == "bert" and a.reference != "torch":
         try:
             hidden, ref = bert_transformers(cfg, W, seqs)
         except ImportError:
+            if a.reference == "transformers":
+                raise SystemExit("--reference transformers: transformers is not installed")
             hidden, ref = bert_torch(cfg, W, seqs)
+    elif arch == "bert":
+        hidden, ref = bert_torch(cfg, W, seqs)
     elif arch == "nomic-bert":
         hidden, ref = nomic_torch(cfg, W, seqs)
     else:

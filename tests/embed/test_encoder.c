@@ -736,9 +736,10 @@ static void test_cli_index(void)
 	write_model(model, "--layers 1 --embd 32 --heads 2 --ff 48 --ctx 64 --pooling mean");
 	/* a relative model path is kept as an absolute one: search runs from the repository */
 	snprintf(cmd, sizeof(cmd),
-		 "cd %s && %s index --model m.gguf --device cpu --json repo > idx.json 2> idx.err && "
+		 "cd %s && %s index --model m.gguf --device cpu --doc-prefix 'passage: ' --query-prefix 'query: ' "
+		 "--json repo > idx.json 2> idx.err && %s index --json repo > idx2.json 2>> idx.err && "
 		 "cd repo && %s search --mode dense --json t5 > ../s.json && %s status --json > ../st.json",
-		 dir, bin, bin, bin);
+		 dir, bin, bin, bin, bin);
 	if (run(cmd) != 0) {
 		snprintf(cmd, sizeof(cmd), "cat %s/idx.err >&2", dir);
 		run(cmd);
@@ -747,6 +748,12 @@ static void test_cli_index(void)
 	snprintf(cmd, sizeof(cmd),
 		 "grep -q '\"gguf-bert-32d-' %s/st.json && grep -q '\"path\": *\"a.c\"' %s/s.json && "
 		 "grep -q '\"embedder\": *\"m.gguf: bert, 1 layers x 32, mean pooling, 64 tokens, on the CPU' %s/idx.json",
+		 dir, dir, dir);
+	T_EQ_INT(run(cmd), 0);
+	/* the second run kept the model and its prefixes (the same model id: nothing embedded again),
+	 * and the search above found the writer's vectors (a reader with other prefixes would not) */
+	snprintf(cmd, sizeof(cmd), "grep -q '\"embedded\": *0[,}]' %s/idx2.json && "
+		 "test \"$(grep -o 'gguf-bert-32d-[0-9a-f]*' %s/idx.json)\" = \"$(grep -o 'gguf-bert-32d-[0-9a-f]*' %s/idx2.json)\"",
 		 dir, dir, dir);
 	T_EQ_INT(run(cmd), 0);
 	/* a missing model: exit 2, the path named */

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# bench/gpu_session.sh: everything issue 4 needs a GPU for, in one run on
+# the device machine (CUDA toolkit, cmake, ninja, python3 with torch and
+# transformers; no Debian dev packages, no network). Results go to $OUT.
+#
+#   here:    cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release && ninja -C build
+#            bench/gpu_pack.sh build            # build-gpu/lode-gpu.tar.xz
+#   device:  bench/gpu_session.sh               (run with carry: ["build-gpu"])
+#
+# Steps, each with its own time limit; a failed step is reported and the
+# next one still runs:
+#   1. standalone embed/ build with CUDA for this GPU, its tests (CUDA
+#      against the CPU reference; the CPU reference against the fixtures),
+#      and the throughput benchmark beside Hugging Face BertModel
+#      (bench/gpu_encoder.sh);
+#   2. the outside reference: fixtures/encoder/ made again with
+#      transformers' BertModel (REFERENCE=transformers), compared with the
+#      committed ones (made with torch's TransformerEncoderLayer), and the
+#      CPU reference checked against them;
+#   3. lode index of the packed Linux slice with a random bge-small model
+#      on --device cuda: chunks/s, peak VRAM (nvidia-smi), beside the hash
+#      embedder on the same tree.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+out=${OUT:-/tmp/lode-gpu-out}
+mkdir -p "$out"
+build=/tmp/lode-embed-gpu
+status=0
+
+step() { # step NAME SECONDS CMD...
+  local name=$1 secs=$2; shift 2
+  local t0=$SECONDS
+  echo "== $name" | tee -a "$out/steps.txt"
+  if timeout "$secs" "$@" >"$out/$name.log" 2>&1; then
+    echo "   ok ($((SECONDS - t0)) s)" | tee -a "$out/steps.txt"
+  else
+    echo "   FAILED rc=$? ($((SECONDS - t0)) s); tail:" | tee -a "$out/steps.txt"
+    tail -n 20 "$out/$name.log" | sed 's/^/   | /' | tee -a "$out/steps.txt"
+    status=1
+  fi
+}
+
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$out/gpu.txt" 2>&1
+
+# 1. build, CUDA tests, encoder throughput beside the peer
+step encoder 360 env BUILD="$build" OUT="$out/encoder" "$root/bench/gpu_encoder.sh"
+
+# 2. transformers' BertModel as the reference
+fixtures() {
+  REFERENCE=transformers bash "$root/scripts/encoder-fixtures.sh" "$build" "$out/fixtures-hf" &&
+    python3 - "$root/fixtures/encoder" "$out/fixtures-hf" <<'EOF'
+import glob, os, sys
+worst = 0.0
+for path in sorted(glob.glob(os.path.join(sys.argv[2], "bert-*.txt"))):
+    mine = [l for l in open(os.path.join(sys.argv[1], os.path.basename(path))) if l.startswith("vec ")]
+    hf = [l for l in open(path) if l.startswith("vec ")]
+    assert len(mine) == len(hf), path
+    for a, b in zip(mine, hf):
+        d = max(abs(float(x) - float(y)) for x, y in zip(a.split()[1:], b.split()[1:]))
+        worst = max(worst, d)
+    print("%s: %d vectors, BertModel vs TransformerEncoderLayer max |diff| %.2e" % (os.path.basename(path), len(hf), worst))
+EOF
+  LODE_FIXTURES="$out/fixtures-hf" "$build/test_encoder"
+}
+step reference 120 fixtures
+
+# 3. lode index on the GPU, end to end
+e2e() {
+  local pack=$root/build-gpu/lode-gpu.tar.xz dir=/tmp/lode-e2e
+  [ -f "$pack" ] || { echo "no $pack: run bench/gpu_pack.sh here first and carry build-gpu" >&2; return 1; }
+  rm -rf "$dir" && mkdir -p "$dir" && tar -C "$dir" -xJf "$pack"
+  local bin=$dir/pack/bin tree=$dir/pack/linux
+  export LD_LIBRARY_PATH=$dir/pack/lib XDG_CACHE_HOME=$dir/cache
+  "$bin/gguf_make_bert" "$dir/bge-small.gguf" --vocab-size 30522 --ctx 512 --layers 12 --embd 384 \
+    --heads 12 --ff 1536 --pooling cls --type f16
+  (while sleep 0.5; do nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits; done) > "$out/vram.txt" &
+  local sampler=$!
+  "$bin/lode" index --json --model "$dir/bge-small.gguf" --device cuda "$tree" \
+    > "$out/index-cuda.json" 2> "$out/index-cuda.err"
+  local rc=$?
+  kill "$sampler"
+  rm -rf "$tree/.lode"
+  "$bin/lode" index --json --model hash "$tree" > "$out/index-hash.json" 2> "$out/index-hash.err"
+  echo "peak VRAM in use (MiB, whole card): $(sort -n "$out/vram.txt" | tail -1)"
+  return $rc
+}
+step index 300 e2e
+
+echo "results in $out"
+exit $status
