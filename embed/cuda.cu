@@ -446,6 +446,12 @@ static int setup(struct enc_cuda *c, const struct enc_model *m, struct base_err 
 	ha.off = 0;
 	place_stage(&ha, c->max_tokens, &c->h_ids, &c->h_pos, &c->h_offs, &c->h_tiles);
 	CU_TRY(cudaMallocHost((void **)&c->h_out, (size_t)OUT_ROWS * E * sizeof(float)));
+	/*
+	 * the uploads ran on the legacy default stream, which c->st (non-blocking)
+	 * does not wait for, and a pageable cudaMemcpy or a cudaMemset may return
+	 * before the device has the bytes
+	 */
+	CU_TRY(cudaDeviceSynchronize());
 	return BASE_OK;
 }
 
