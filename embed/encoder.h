@@ -136,6 +136,10 @@ void enc_cpu_close(struct enc_cpu *c);
 /** out: b->n_seq * n_embd floats. Not thread-safe on one handle. */
 int enc_cpu_forward(struct enc_cpu *c, const struct enc_batch *b, float *out, struct base_err *err);
 
+/** The CPU backend's exp and erf approximations (for its tests). */
+float enc__exp_fast(float x);
+float enc__erf_fast(float x);
+
 /* ---- CUDA backend (cuda.cu; cuda_stub.c without CUDA) -------------------- */
 
 struct enc_cuda;

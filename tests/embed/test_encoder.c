@@ -271,6 +271,24 @@ static void test_half_conversions(void)
 #endif
 }
 
+/* The CPU backend's vectorised exp and erf against libm's. */
+static void test_fast_math(void)
+{
+	double worst_exp = 0, worst_erf = 0;
+	for (float x = -87.0f; x <= 88.0f; x += 0.0137f) {
+		double e = exp((double)x), rel = fabs(enc__exp_fast(x) - e) / e;
+		worst_exp = BASE_MAX(worst_exp, rel);
+	}
+	for (float x = -6.0f; x <= 6.0f; x += 0.00071f)
+		worst_erf = BASE_MAX(worst_erf, fabs(enc__erf_fast(x) - erf((double)x)));
+	fprintf(stderr, "  exp: relative error %.2e; erf: absolute error %.2e\n", worst_exp, worst_erf);
+	T_TRUE(worst_exp < 3e-7);
+	T_TRUE(worst_erf < 5e-7);
+	/* softmax inputs far below the maximum underflow to (almost) nothing, never to garbage */
+	T_TRUE(enc__exp_fast(-1000.0f) >= 0 && enc__exp_fast(-1000.0f) < 1e-37f);
+	T_TRUE(enc__erf_fast(0) == 0 && enc__erf_fast(10) == 1.0f && enc__erf_fast(-10) == -1.0f);
+}
+
 static void test_quantized_decoding(void)
 {
 	/* Q8_0: one block of scale 0.5 (half 0x3800), values -128..127 step 8 */
@@ -764,6 +782,6 @@ static void test_cli_index(void)
 
 T_MAIN(T_ENTRY(test_reference_bert_mean_f32), T_ENTRY(test_reference_bert_cls_f16),
        T_ENTRY(test_reference_bert_q8_0), T_ENTRY(test_reference_nomic_f32), T_ENTRY(test_reference_nomic_bf16),
-       T_ENTRY(test_half_conversions), T_ENTRY(test_quantized_decoding), T_ENTRY(test_embedder),
+       T_ENTRY(test_half_conversions), T_ENTRY(test_fast_math), T_ENTRY(test_quantized_decoding), T_ENTRY(test_embedder),
        T_ENTRY(test_nomic_prefixes), T_ENTRY(test_devices), T_ENTRY(test_gpu_scheduling), T_ENTRY(test_bad_models), T_ENTRY(test_bad_batches),
        T_ENTRY(test_cli_index))
