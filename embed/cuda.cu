@@ -1,7 +1,10 @@
 /*
  * cuda.cu: the CUDA backend of the encoders (encoder.h), host side. The
  * kernels are in cuda_kernels.cu; the matrix products are cuBLAS GemmEx
- * with fp16 inputs and fp32 accumulation (tensor cores).
+ * with fp16 inputs and fp32 accumulation (tensor cores), and so is
+ * attention when the head size is a multiple of 16 (cuk_attention_tc;
+ * LODE_CUDA_ATTENTION=simple in the environment takes the CUDA-core
+ * kernel instead, for comparisons on a GPU).
  *
  * Memory plan. Two device allocations, both made at open:
  *   weights  fp16 matrices and embeddings (bert's q, k, v stacked into one
@@ -29,6 +32,7 @@
 #include <cuda_runtime.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 extern "C" {
@@ -57,6 +61,7 @@ struct cu_layer {
 struct enc_cuda {
 	struct enc_config c;
 	bool nomic;
+	bool tensor_attn; /* attention on the tensor cores (cuk_attention_tc) */
 	int device;
 	char desc[320];
 	cudaStream_t st;
@@ -467,6 +472,12 @@ extern "C" int enc_cuda_open(const struct enc_model *m, const struct enc_cuda_op
 	c->nomic = m->c.arch == ENC_NOMIC_BERT;
 	c->device = opts ? opts->device : 0;
 	c->limit = opts && opts->vram_limit ? opts->vram_limit : ENC_CUDA_DEFAULT_VRAM;
+	/*
+	 * the tensor-core attention where the head size allows; the environment
+	 * can ask for the plain one (a GPU check comparing the two)
+	 */
+	const char *attn = getenv("LODE_CUDA_ATTENTION");
+	c->tensor_attn = m->c.n_embd / m->c.n_head % 16 == 0 && !(attn && strcmp(attn, "simple") == 0);
 	c->layers = (struct cu_layer *)base_calloc(m->c.n_layer ? m->c.n_layer : 1, sizeof(*c->layers));
 	rc = setup(c, m, err);
 	if (rc) {
@@ -552,7 +563,12 @@ static int run_layers(struct enc_cuda *c, size_t T, size_t n_tiles, struct base_
 		const struct cu_layer *L = &c->layers[l];
 		BLAS_TRY(gemm(c, T, E, 3 * E, c->xh, E, L->qkv, c->qkv, CUDA_R_16F));
 		CU_TRY(cuk_bias_rope(c->st, t32, (uint32_t)E, (uint32_t)H, c->qkv, L->qkv_b, c->rope, c->d_pos));
-		CU_TRY(cuk_attention(c->st, c->d_tiles, (uint32_t)n_tiles, (uint32_t)E, (uint32_t)H, c->qkv, c->attn));
+		if (c->tensor_attn)
+			CU_TRY(cuk_attention_tc(c->st, c->d_tiles, (uint32_t)n_tiles, (uint32_t)E, (uint32_t)H, c->qkv,
+						c->attn));
+		else
+			CU_TRY(cuk_attention(c->st, c->d_tiles, (uint32_t)n_tiles, (uint32_t)E, (uint32_t)H, c->qkv,
+					     c->attn));
 		BLAS_TRY(gemm(c, T, E, E, c->attn, E, L->o, c->proj, CUDA_R_32F));
 		CU_TRY(cuk_add_ln(c->st, t32, (uint32_t)E, c->proj, L->o_b, L->ln1, L->ln1_b, cf->eps, c->x, c->xh));
 		BLAS_TRY(gemm(c, T, E, FF, c->xh, E, L->up, c->ff, CUDA_R_16F));

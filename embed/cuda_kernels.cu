@@ -9,6 +9,7 @@
  * memory) on the CUDA cores rather than the tensor cores.
  */
 #include <math.h>
+#include <mma.h>
 
 #include "embed/cuda_kernels.cuh"
 
@@ -19,7 +20,7 @@
  */
 #ifndef CUK_LAUNCH
 #define CUK_LAUNCH(kernel, grid, block, smem, st, ...) kernel<<<(grid), (block), (smem), (st)>>>(__VA_ARGS__)
-#define CUK_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
+#define CUK_DYNAMIC_SHARED(type, name) extern __shared__ __align__(128) type name[]
 #endif
 
 /* threads of the row kernels and of the element-wise ones (the CPU emulation may take fewer) */
@@ -370,6 +371,141 @@ cudaError_t cuk_attention(cudaStream_t st, const struct cuk_tile *tiles, uint32_
 	return cudaGetLastError();
 }
 
+/* ---- attention on the tensor cores -------------------------------------------------
+ *
+ * Block (tile, head), one warp: CUK_QROWS = 16 query rows, keys in tiles of
+ * ATT_KEYS = 32, with nvcuda::wmma 16x16x16 fp16 products accumulated in
+ * fp32. Per key tile:
+ *   S = Q K^T            (2 accumulators of 16 keys, D/16 steps each) -> smem
+ *   online softmax       lane pair (2r, 2r+1) owns row r, 16 keys each:
+ *                        running max m and sum l in fp32, O's row rescaled,
+ *                        P = exp2(S * log2(e)/sqrt(D) - m) as fp16 -> smem
+ *   O += P V             (D/16 accumulators loaded from and stored to smem)
+ * O stays in shared memory as fp32 so that the rescaling never depends on
+ * the accumulator fragments' element layout. Rows and keys past the
+ * sequence are zeros in shared memory; keys past it are masked out of the
+ * softmax. D a multiple of 16, at most CUK_MAX_HEAD. Every wmma pointer is
+ * 32-byte aligned: the parts below start at multiples of 32 bytes.
+ */
+#define TC_LDH(D) ((D) + 8)   /* halves per row of Q, K, V in shared memory */
+#define TC_LDS (ATT_KEYS + 4) /* floats per row of S */
+#define TC_LDP (ATT_KEYS + 8) /* halves per row of P */
+#define TC_LDO(D) ((D) + 4)   /* floats per row of O */
+
+static size_t tc_smem(uint32_t D)
+{
+	return (size_t)CUK_QROWS * TC_LDH(D) * 2 + 2 * (size_t)ATT_KEYS * TC_LDH(D) * 2 +
+	       (size_t)CUK_QROWS * TC_LDS * 4 + (size_t)CUK_QROWS * TC_LDP * 2 + (size_t)CUK_QROWS * TC_LDO(D) * 4;
+}
+
+static __global__ void __launch_bounds__(32)
+	attention_tc_kernel(const struct cuk_tile *tiles, uint32_t E, uint32_t H, const __half *qkv, __half *out)
+{
+	using namespace nvcuda;
+	const struct cuk_tile tile = tiles[blockIdx.x];
+	const uint32_t h = blockIdx.y, D = E / H, D2 = D / 2, ld = 3 * E, lane = threadIdx.x;
+	const uint32_t ldh = TC_LDH(D), ldo = TC_LDO(D);
+	const float scale = 1.4426950408889634f * rsqrtf((float)D);
+	const __half *base = qkv + (size_t)tile.start * ld + (size_t)h * D;
+	CUK_DYNAMIC_SHARED(unsigned char, tcm);
+	__half *qh = (__half *)tcm, *kh = qh + CUK_QROWS * ldh, *vh = kh + ATT_KEYS * ldh;
+	float *sf = (float *)(vh + ATT_KEYS * ldh);
+	__half *ph = (__half *)(sf + CUK_QROWS * TC_LDS);
+	float *of = (float *)(ph + CUK_QROWS * TC_LDP);
+
+	for (uint32_t i = lane; i < CUK_QROWS * D2; i += 32) {
+		uint32_t r = i / D2, d = 2 * (i % D2), q = tile.q0 + r;
+		__half2 v = __float2half2_rn(0.0f);
+		if (q < tile.len)
+			v = *(const __half2 *)(base + (size_t)q * ld + d);
+		*(__half2 *)(qh + r * ldh + d) = v;
+	}
+	for (uint32_t i = lane; i < CUK_QROWS * ldo; i += 32)
+		of[i] = 0.0f;
+	const uint32_t r = lane >> 1, c0 = (lane & 1) * (ATT_KEYS / 2), d0 = (lane & 1) * D2;
+	float m = -INFINITY, l = 0.0f;
+
+	for (uint32_t k0 = 0; k0 < tile.len; k0 += ATT_KEYS) {
+		__syncwarp(); /* the previous tile's K, V and P are consumed */
+		for (uint32_t i = lane; i < ATT_KEYS * D2; i += 32) {
+			uint32_t j = i / D2, d = 2 * (i % D2), k = k0 + j;
+			__half2 kv = __float2half2_rn(0.0f), vv = kv;
+			if (k < tile.len) {
+				const __half *p = base + (size_t)k * ld + d;
+				kv = *(const __half2 *)(p + E);
+				vv = *(const __half2 *)(p + 2 * E);
+			}
+			*(__half2 *)(kh + j * ldh + d) = kv;
+			*(__half2 *)(vh + j * ldh + d) = vv;
+		}
+		__syncwarp();
+
+		for (uint32_t n = 0; n < ATT_KEYS / 16; n++) {
+			wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+			wmma::fill_fragment(acc, 0.0f);
+			for (uint32_t kk = 0; kk < D / 16; kk++) {
+				wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> a;
+				wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::col_major> b;
+				wmma::load_matrix_sync(a, qh + kk * 16, ldh);
+				wmma::load_matrix_sync(b, kh + n * 16 * ldh + kk * 16, ldh);
+				wmma::mma_sync(acc, a, b, acc);
+			}
+			wmma::store_matrix_sync(sf + n * 16, acc, TC_LDS, wmma::mem_row_major);
+		}
+		__syncwarp();
+
+		uint32_t nk = tile.len - k0 < ATT_KEYS ? tile.len - k0 : ATT_KEYS;
+		float sv[ATT_KEYS / 2], mx = -INFINITY;
+#pragma unroll
+		for (uint32_t j = 0; j < ATT_KEYS / 2; j++) {
+			sv[j] = c0 + j < nk ? sf[r * TC_LDS + c0 + j] * scale : -INFINITY;
+			mx = fmaxf(mx, sv[j]);
+		}
+		float mn = fmaxf(m, fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1))); /* key k0 is valid: finite */
+		float corr = exp2f(m - mn), sum = 0.0f;
+#pragma unroll
+		for (uint32_t j = 0; j < ATT_KEYS / 2; j++) {
+			float p = c0 + j < nk ? exp2f(sv[j] - mn) : 0.0f;
+			sum += p;
+			ph[r * TC_LDP + c0 + j] = __float2half(p);
+		}
+		l = l * corr + sum + __shfl_xor_sync(0xffffffffu, sum, 1);
+		m = mn;
+		for (uint32_t d = d0; d < d0 + D2; d++)
+			of[r * ldo + d] *= corr;
+		__syncwarp();
+
+		for (uint32_t n = 0; n < D / 16; n++) {
+			wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+			wmma::load_matrix_sync(acc, of + n * 16, ldo, wmma::mem_row_major);
+			for (uint32_t kk = 0; kk < ATT_KEYS / 16; kk++) {
+				wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> a;
+				wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::row_major> b;
+				wmma::load_matrix_sync(a, ph + kk * 16, TC_LDP);
+				wmma::load_matrix_sync(b, vh + kk * 16 * ldh + n * 16, ldh);
+				wmma::mma_sync(acc, a, b, acc);
+			}
+			wmma::store_matrix_sync(of + n * 16, acc, ldo, wmma::mem_row_major);
+		}
+	}
+	__syncwarp();
+
+	uint32_t q = tile.q0 + r;
+	if (q < tile.len) {
+		float inv = 1.0f / l;
+		__half *o = out + ((size_t)tile.start + q) * E + (size_t)h * D;
+		for (uint32_t d = d0; d < d0 + D2; d++)
+			o[d] = __float2half(of[r * ldo + d] * inv);
+	}
+}
+
+cudaError_t cuk_attention_tc(cudaStream_t st, const struct cuk_tile *tiles, uint32_t n_tiles, uint32_t E, uint32_t H,
+			     const __half *qkv, __half *out)
+{
+	CUK_LAUNCH(attention_tc_kernel, dim3(n_tiles, H), 32, tc_smem(E / H), st, tiles, E, H, qkv, out);
+	return cudaGetLastError();
+}
+
 /* ---- pooling ------------------------------------------------------------------ */
 
 static __global__ void pool_kernel(uint32_t E, const uint32_t *offs, bool cls, const float *x, float *out)
@@ -407,5 +543,6 @@ cudaError_t cuk_pool(cudaStream_t st, uint32_t n_seq, uint32_t E, const uint32_t
 cudaError_t cuk_probe(void)
 {
 	struct cudaFuncAttributes a;
-	return cudaFuncGetAttributes(&a, reinterpret_cast<const void *>(attention_kernel));
+	cudaError_t e = cudaFuncGetAttributes(&a, reinterpret_cast<const void *>(attention_kernel));
+	return e != cudaSuccess ? e : cudaFuncGetAttributes(&a, reinterpret_cast<const void *>(attention_tc_kernel));
 }

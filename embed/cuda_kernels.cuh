@@ -65,6 +65,14 @@ cudaError_t cuk_attention(cudaStream_t st, const struct cuk_tile *tiles, uint32_
 			  const __half *qkv, __half *out);
 
 /*
+ * The same on the tensor cores (wmma, fp16 products, fp32 softmax and
+ * accumulation), one warp per tile; D a multiple of 16, at most
+ * CUK_MAX_HEAD.
+ */
+cudaError_t cuk_attention_tc(cudaStream_t st, const struct cuk_tile *tiles, uint32_t n_tiles, uint32_t E, uint32_t H,
+			     const __half *qkv, __half *out);
+
+/*
  * out[s] = L2-normalised mean (or, cls, first) of the rows of x in
  * [offs[s], offs[s + 1]).
  */

@@ -25,6 +25,7 @@
 #include <cstring>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 /* ---- the emulated execution model ------------------------------------------------ */
@@ -145,5 +146,79 @@ static float rsqrtf_emu(float x)
 }
 #define rsqrtf rsqrtf_emu
 #define cudaGetLastError() cudaSuccess
+
+/*
+ * nvcuda::wmma for 16x16x16 tiles: every lane holds the whole tile (the
+ * API hides which elements a lane owns, and kernels that never index a
+ * fragment cannot tell); stores write from lane 0, then the warp meets.
+ */
+namespace nvcuda {
+namespace wmma {
+struct row_major {};
+struct col_major {};
+struct matrix_a {};
+struct matrix_b {};
+struct accumulator {};
+enum layout_t { mem_row_major, mem_col_major };
+
+template <class Use, int M, int N, int K, class T, class Layout = void> struct fragment {
+	float v[16 * 16];
+};
+
+template <class L> static inline size_t at(unsigned r, unsigned c, unsigned ldm)
+{
+	return std::is_same<L, row_major>::value ? (size_t)r * ldm + c : r + (size_t)c * ldm;
+}
+
+template <class U, class T, class L> static inline void fill_fragment(fragment<U, 16, 16, 16, T, L> &f, float x)
+{
+	for (float &v : f.v)
+		v = x;
+}
+
+template <class U, class L>
+static inline void load_matrix_sync(fragment<U, 16, 16, 16, __half, L> &f, const __half *p, unsigned ldm)
+{
+	for (unsigned r = 0; r < 16; r++)
+		for (unsigned c = 0; c < 16; c++)
+			f.v[r * 16 + c] = __half2float(p[at<L>(r, c, ldm)]);
+}
+
+static inline void load_matrix_sync(fragment<accumulator, 16, 16, 16, float> &f, const float *p, unsigned ldm,
+				    layout_t l)
+{
+	for (unsigned r = 0; r < 16; r++)
+		for (unsigned c = 0; c < 16; c++)
+			f.v[r * 16 + c] = l == mem_row_major ? p[at<row_major>(r, c, ldm)] : p[at<col_major>(r, c, ldm)];
+}
+
+static inline void store_matrix_sync(float *p, const fragment<accumulator, 16, 16, 16, float> &f, unsigned ldm,
+				     layout_t l)
+{
+	if ((emu::tid.x & 31) == 0)
+		for (unsigned r = 0; r < 16; r++)
+			for (unsigned c = 0; c < 16; c++)
+				p[l == mem_row_major ? at<row_major>(r, c, ldm) : at<col_major>(r, c, ldm)] = f.v[r * 16 + c];
+	emu::warp_sync();
+}
+
+template <class LA, class LB>
+static inline void mma_sync(fragment<accumulator, 16, 16, 16, float> &d,
+			    const fragment<matrix_a, 16, 16, 16, __half, LA> &a,
+			    const fragment<matrix_b, 16, 16, 16, __half, LB> &b,
+			    const fragment<accumulator, 16, 16, 16, float> &c)
+{
+	float t[16 * 16];
+	for (unsigned i = 0; i < 16; i++)
+		for (unsigned j = 0; j < 16; j++) {
+			float s = c.v[i * 16 + j];
+			for (unsigned k = 0; k < 16; k++)
+				s += a.v[i * 16 + k] * b.v[k * 16 + j];
+			t[i * 16 + j] = s;
+		}
+	std::memcpy(d.v, t, sizeof(t));
+}
+} // namespace wmma
+} // namespace nvcuda
 
 #endif /* LODE_TESTS_CUDA_EMU_H */

@@ -5,7 +5,9 @@
  *
  *   - forward against the CPU reference: bert f32/f16/q8_0 (mean and CLS),
  *     nomic-bert f32 and bf16 (RoPE, SwiGLU); mixed lengths in one batch;
- *     1 - cosine <= 1e-6 per vector;
+ *     1 - cosine <= 1e-6 per vector; attention on the tensor cores (head
+ *     sizes 16, 32, 64) and on the CUDA cores (head size 20, and
+ *     LODE_CUDA_ATTENTION=simple);
  *   - the memory plan: max_tokens from the limit and the free memory, a
  *     batch above it refused, limits and free memory too small for the
  *     weights refused with BASE_E_DEVICE, no device;
@@ -118,6 +120,20 @@ static void test_nomic_bf16_cls(void)
 	compare(&c);
 }
 
+static void test_head20_cuda_cores(void)
+{
+	struct gw_bert c = small(GGUF_GGML_F16, 1, false, 4);
+	c.n_embd = 80; /* head size 20: not a multiple of 16, so the CUDA-core attention */
+	compare(&c);
+}
+
+static void test_simple_attention_env(void)
+{
+	setenv("LODE_CUDA_ATTENTION", "simple", 1);
+	struct gw_bert c = small(GGUF_GGML_F32, 1, true, 2);
+	compare(&c);
+}
+
 /* ---- the memory plan ------------------------------------------------------------------ */
 
 static void test_plan(void)
@@ -217,4 +233,5 @@ static void test_failures(void)
 }
 
 T_MAIN(T_ENTRY(test_bert_f32), T_ENTRY(test_bert_f16_cls), T_ENTRY(test_bert_q8_0), T_ENTRY(test_nomic_f32),
-       T_ENTRY(test_nomic_bf16_cls), T_ENTRY(test_plan), T_ENTRY(test_failures))
+       T_ENTRY(test_nomic_bf16_cls), T_ENTRY(test_head20_cuda_cores), T_ENTRY(test_simple_attention_env),
+       T_ENTRY(test_plan), T_ENTRY(test_failures))

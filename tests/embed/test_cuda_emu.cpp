@@ -7,9 +7,10 @@
  * indexing, tiling, masking, the online softmax and the reductions, not
  * timing or the device compiler.
  *
- *   - attention: head sizes 16, 32, 64, 128; sequences of 1, 2, 15..17,
- *     31..33, 70 tokens packed without padding; within 3e-3 of softmax in
- *     double;
+ *   - attention, on the CUDA cores and (head sizes multiple of 16) on the
+ *     tensor cores: head sizes 16, 20, 32, 64, 128; sequences of 1, 2,
+ *     15..17, 31..33, 70 tokens packed without padding; within 3e-3 of
+ *     softmax in double;
  *   - embeddings + LayerNorm, residual + LayerNorm, bias + RoPE,
  *     bias + GELU, bias + SwiGLU, mean/CLS pooling + L2 normalisation.
  */
@@ -69,7 +70,7 @@ static std::vector<uint32_t> offsets(void)
 	return o;
 }
 
-static void test_attention(uint32_t H, uint32_t D)
+static void test_attention(uint32_t H, uint32_t D, bool tc)
 {
 	uint32_t E = H * D;
 	std::vector<uint32_t> offs = offsets();
@@ -79,7 +80,10 @@ static void test_attention(uint32_t H, uint32_t D)
 	for (size_t s = 0; s + 1 < offs.size(); s++)
 		for (uint32_t q0 = 0; q0 < offs[s + 1] - offs[s]; q0 += CUK_QROWS)
 			tiles.push_back(cuk_tile{ offs[s], offs[s + 1] - offs[s], q0 });
-	cuk_attention(0, tiles.data(), (uint32_t)tiles.size(), E, H, qkv.data(), out.data());
+	if (tc)
+		cuk_attention_tc(0, tiles.data(), (uint32_t)tiles.size(), E, H, qkv.data(), out.data());
+	else
+		cuk_attention(0, tiles.data(), (uint32_t)tiles.size(), E, H, qkv.data(), out.data());
 	char what[96];
 	for (size_t s = 0; s + 1 < offs.size(); s++) {
 		uint32_t a = offs[s], L = offs[s + 1] - a;
@@ -101,8 +105,8 @@ static void test_attention(uint32_t H, uint32_t D)
 					double o = 0;
 					for (uint32_t j = 0; j < L; j++)
 						o += p[j] / sum * __half2float(qkv[(a + j) * 3 * E + 2 * E + h * D + k]);
-					snprintf(what, sizeof(what), "attention D=%u seq %zu head %u row %u dim %u", D, s, h, i,
-						 k);
+					snprintf(what, sizeof(what), "attention%s D=%u seq %zu head %u row %u dim %u",
+						 tc ? " (tensor cores)" : "", D, s, h, i, k);
 					check(what, __half2float(out[(a + i) * E + h * D + k]), o, 3e-3);
 				}
 			}
@@ -239,9 +243,11 @@ static void test_activations(void)
 
 int main(void)
 {
-	static const uint32_t heads[][2] = { { 4, 16 }, { 2, 32 }, { 3, 64 }, { 2, 128 } };
+	static const uint32_t heads[][2] = { { 4, 16 }, { 2, 32 }, { 3, 64 }, { 2, 128 }, { 2, 20 } };
 	for (auto &hd : heads) {
-		test_attention(hd[0], hd[1]);
+		test_attention(hd[0], hd[1], false);
+		if (hd[1] % 16 == 0)
+			test_attention(hd[0], hd[1], true);
 		test_rope(hd[0], hd[1], true);
 		test_rope(hd[0], hd[1], false);
 	}

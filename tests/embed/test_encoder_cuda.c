@@ -3,7 +3,9 @@
  * reference (embed/cpu.c) on random-weight models from gguf_writer.h.
  *
  *   - per weight format and architecture (bert f32/f16/q8_0/bf16, CLS and
- *     mean pooling, nomic-bert f32/bf16) and head size (16, 32, 64, 128):
+ *     mean pooling, nomic-bert f32/bf16) and head size (16, 32, 64, 128 on
+ *     the tensor-core attention; 20, and 64 with LODE_CUDA_ATTENTION=simple,
+ *     on the CUDA-core one):
  *     sequence lengths 1..n_ctx (1, 2, odd, 31..33, 63..65, 127..129,
  *     511, 512 and random ones) in shuffled, mixed batches; every vector
  *     within cosine 0.999 of the CPU's, and 1 - cosine 1e-5 on average;
@@ -186,6 +188,20 @@ static void test_nomic_bf16_head32(void)
 	compare(&c, 1000);
 }
 
+static void test_bert_f16_head20(void)
+{
+	/* not a multiple of 16: attention on the CUDA cores */
+	struct gw_bert c = shape(80, 4, GGUF_GGML_F16, 1, false);
+	compare(&c, 1000);
+}
+
+static void test_simple_attention_head64(void)
+{
+	setenv("LODE_CUDA_ATTENTION", "simple", 1);
+	struct gw_bert c = shape(256, 4, GGUF_GGML_F16, 1, true);
+	compare(&c, 1000);
+}
+
 /* ---- limits and bad batches ------------------------------------------------------ */
 
 static void test_vram_cap(void)
@@ -261,4 +277,5 @@ static void test_limits(void)
 
 T_MAIN(T_ENTRY(test_vram_cap), T_ENTRY(test_limits), T_ENTRY(test_bert_f32_head16), T_ENTRY(test_bert_f16_head32),
        T_ENTRY(test_bert_cls_head64), T_ENTRY(test_bert_q8_0_head128), T_ENTRY(test_bert_bf16_head32),
-       T_ENTRY(test_nomic_f32_head64), T_ENTRY(test_nomic_bf16_head32))
+       T_ENTRY(test_nomic_f32_head64), T_ENTRY(test_nomic_bf16_head32), T_ENTRY(test_bert_f16_head20),
+       T_ENTRY(test_simple_attention_head64))
