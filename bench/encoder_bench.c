@@ -20,7 +20,9 @@
  * fp32 accumulation: the card's practical tensor-core rate), then per
  * model tokens/s, chunks/s, the model FLOP rate and its fraction of the
  * GEMM rate, and the VRAM the backend took (cudaMemGetInfo before open and
- * after the run).
+ * after the run). With LODE_CUDA_ATTENTION=simple in the environment the
+ * backend's CUDA-core attention runs instead of the tensor-core one (impl
+ * "lode-cuda-simple-attn").
  */
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
@@ -373,11 +375,12 @@ static int bench_model(const struct shape *s, const struct chunks *c, uint64_t v
 		fprintf(stderr, "encoder_bench: %s: %s\n", s->name, err.msg);
 	} else {
 		double tps = p.tokens * passes / t, cps = p.n_seq * passes / t, tf = flops * passes / t / 1e12;
-		printf("{\"bench\":\"encoder\",\"impl\":\"lode-cuda\",\"model\":\"%s\",\"device\":\"%s\","
+		const char *attn = getenv("LODE_CUDA_ATTENTION");
+		printf("{\"bench\":\"encoder\",\"impl\":\"lode-cuda%s\",\"model\":\"%s\",\"device\":\"%s\","
 		       "\"chunks\":%zu,\"tokens\":%zu,\"batches\":%zu,\"batch_tokens\":%zu,\"passes\":%d,"
 		       "\"seconds\":%.3f,\"tokens_per_s\":%.0f,\"chunks_per_s\":%.1f,\"model_tflops\":%.2f,"
 		       "\"fraction_of_gemm\":%.3f,\"vram_mib\":%.1f}\n",
-		       s->name, enc_cuda_describe(cu), p.n_seq, p.tokens, p.n_batch, budget, passes, t, tps, cps, tf,
+		       attn && strcmp(attn, "simple") == 0 ? "-simple-attn" : "", s->name, enc_cuda_describe(cu), p.n_seq, p.tokens, p.n_batch, budget, passes, t, tps, cps, tf,
 		       gemm > 0 ? tf / gemm : 0.0, (double)(free0 - free1) / (1 << 20));
 		fflush(stdout);
 	}

@@ -39,6 +39,9 @@ fi
 ids=$out/ids.txt
 "$build/encoder_bench" --write-ids "$ids" --chunks "${CHUNKS:-4096}"
 "$build/encoder_bench" --ids "$ids" --model "$model" --seconds "$seconds" | tee "$out/lode.jsonl"
+# the CUDA-core attention beside it (what the tensor-core kernel gains)
+LODE_CUDA_ATTENTION=simple "$build/encoder_bench" --ids "$ids" --model "$model" --seconds "$seconds" |
+  grep '"encoder"' | tee -a "$out/lode.jsonl"
 python3 "$root/bench/encoder_peer.py" --ids "$ids" --model "$model" --seconds "$seconds" | tee "$out/peer.jsonl"
 
 python3 - "$out/lode.jsonl" "$out/peer.jsonl" <<'EOF'
@@ -48,15 +51,15 @@ peer = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
 gemm = next((r for r in lode if r["bench"] == "gemm"), None)
 if gemm:
     print(f"\n{gemm['device']}: cuBLAS fp16 GEMM {gemm['tflops']:.1f} TFLOPS")
-print(f"{'model':<10} {'impl':<18} {'tokens/s':>10} {'chunks/s':>9} {'VRAM MiB':>9} {'lode x':>7}")
+print(f"{'model':<10} {'impl':<22} {'tokens/s':>10} {'chunks/s':>9} {'VRAM MiB':>9} {'lode x':>7}")
 for r in lode:
     if r["bench"] != "encoder":
         continue
-    print(f"{r['model']:<10} {r['impl']:<18} {r['tokens_per_s']:>10.0f} {r['chunks_per_s']:>9.1f} "
+    print(f"{r['model']:<10} {r['impl']:<22} {r['tokens_per_s']:>10.0f} {r['chunks_per_s']:>9.1f} "
           f"{r['vram_mib']:>9.0f} {'':>7}  ({r['model_tflops']:.1f} TFLOPS, "
           f"{100 * r['fraction_of_gemm']:.0f}% of the GEMM rate)")
     for p in peer:
         if p["model"] == r["model"]:
-            print(f"{'':<10} {p['impl']:<18} {p['tokens_per_s']:>10.0f} {p['chunks_per_s']:>9.1f} "
+            print(f"{'':<10} {p['impl']:<22} {p['tokens_per_s']:>10.0f} {p['chunks_per_s']:>9.1f} "
                   f"{p['vram_mib']:>9.0f} {r['tokens_per_s'] / p['tokens_per_s']:>7.2f}")
 EOF

@@ -84,7 +84,7 @@ static void test_attention(uint32_t H, uint32_t D, bool tc)
 		cuk_attention_tc(0, tiles.data(), (uint32_t)tiles.size(), E, H, qkv.data(), out.data());
 	else
 		cuk_attention(0, tiles.data(), (uint32_t)tiles.size(), E, H, qkv.data(), out.data());
-	char what[96];
+	char what[160];
 	for (size_t s = 0; s + 1 < offs.size(); s++) {
 		uint32_t a = offs[s], L = offs[s + 1] - a;
 		for (uint32_t h = 0; h < H; h++)
