@@ -17,7 +17,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-/tmp/lode-embed-gpu}
 out=${OUT:-$build/results}
 model=all
-seconds=5
+seconds=3
 while [ $# -gt 0 ]; do
   case $1 in
     --model) model=$2; shift 2 ;;
