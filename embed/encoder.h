@@ -96,6 +96,13 @@ struct enc_batch {
 	size_t n_seq;
 };
 
+/**
+ * BASE_E_INVAL, naming the sequence or the id, unless every sequence of b
+ * has 1..c->n_ctx tokens and every id is below c->n_vocab (batch.c; every
+ * backend's forward starts with it).
+ */
+int enc_batch_check(const struct enc_config *c, const struct enc_batch *b, struct base_err *err);
+
 /* ---- the model (encoder.c) ---------------------------------------------- */
 
 /**

@@ -1,0 +1,481 @@
+/*
+ * encoder_bench.c: throughput of lode's CUDA encoder on BERT shapes with
+ * random fp16 weights.
+ *
+ *   encoder_bench [--ids FILE] [--write-ids FILE] [--chunks N] [--seed N]
+ *                 [--model minilm|bge-small|bge-base|all] [--vram MIB]
+ *                 [--batch-tokens N] [--seconds S]
+ *
+ * Chunks: token-id sequences whose lengths are lognormal (median 180,
+ * sigma 0.6) clipped to 16..512, [CLS] ... [SEP], fixed seed. --write-ids
+ * writes them (one chunk a line, ids separated by spaces) and exits, so
+ * that bench/encoder_peer.py runs the same ids; --ids reads such a file.
+ * Chunks are sorted by length and cut into batches of at most
+ * --batch-tokens tokens (default: the backend's max_tokens).
+ *
+ * Models (vocab 30522, context 512, mean pooling): MiniLM-L6 (6 x 384, 12
+ * heads, ff 1536), bge-small (12 x 384), bge-base (12 x 768, ff 3072).
+ *
+ * Output: JSON lines. One "gemm" line (a large cuBLAS fp16 GemmEx with
+ * fp32 accumulation: the card's practical tensor-core rate), then per
+ * model tokens/s, chunks/s, the model FLOP rate and its fraction of the
+ * GEMM rate, and the VRAM the backend took (cudaMemGetInfo before open and
+ * after the run). With LODE_CUDA_ATTENTION=simple in the environment the
+ * backend's CUDA-core attention runs instead of the tensor-core one (impl
+ * "lode-cuda-simple-attn").
+ */
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "embed/encoder.h"
+
+#include "base/banned.h"
+
+#define VOCAB 30522
+#define CTX 512
+
+struct shape {
+	const char *name;
+	uint32_t layers, embd, heads, ff;
+};
+
+static const struct shape shapes[] = {
+	{ "minilm-l6", 6, 384, 12, 1536 },
+	{ "bge-small", 12, 384, 12, 1536 },
+	{ "bge-base", 12, 768, 12, 3072 },
+};
+
+static uint64_t rng = 0x5EED;
+
+static uint64_t next(void)
+{
+	uint64_t z = (rng += 0x9E3779B97F4A7C15ull);
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	return z ^ (z >> 31);
+}
+
+static double uniform(void)
+{
+	return ((double)(next() >> 11) + 0.5) / 9007199254740992.0;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* ---- chunks --------------------------------------------------------------------- */
+
+struct chunks {
+	int32_t *ids;
+	uint32_t *offs; /* n + 1 */
+	size_t n;
+};
+
+static void chunks_make(struct chunks *c, size_t n)
+{
+	uint32_t *len = base_malloc(n * sizeof(*len));
+	size_t total = 0;
+	for (size_t i = 0; i < n; i++) {
+		double z = sqrt(-2.0 * log(uniform())) * cos(2.0 * 3.14159265358979 * uniform());
+		double l = exp(log(180.0) + 0.6 * z);
+		len[i] = (uint32_t)(l < 16 ? 16 : l > CTX ? CTX : l);
+		total += len[i];
+	}
+	c->n = n;
+	c->ids = base_malloc(total * sizeof(*c->ids));
+	c->offs = base_malloc((n + 1) * sizeof(*c->offs));
+	c->offs[0] = 0;
+	for (size_t i = 0, t = 0; i < n; i++) {
+		for (uint32_t k = 0; k < len[i]; k++)
+			c->ids[t + k] = k == 0 ? 101 : k + 1 == len[i] ? 102 : (int32_t)(1000 + next() % (VOCAB - 1000));
+		t += len[i];
+		c->offs[i + 1] = (uint32_t)t;
+	}
+	base_free(len);
+}
+
+static int chunks_write(const struct chunks *c, const char *path)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return -1;
+	for (size_t i = 0; i < c->n; i++)
+		for (uint32_t t = c->offs[i]; t < c->offs[i + 1]; t++)
+			fprintf(f, "%d%c", c->ids[t], t + 1 == c->offs[i + 1] ? '\n' : ' ');
+	return fclose(f);
+}
+
+static int chunks_read(struct chunks *c, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	BASE_VEC(int32_t) ids = BASE_VEC_INIT;
+	BASE_VEC(uint32_t) offs = BASE_VEC_INIT;
+	base_vec_push(&offs, 0);
+	long v;
+	int ch;
+	while (fscanf(f, "%ld", &v) == 1) {
+		base_vec_push(&ids, (int32_t)v);
+		while ((ch = fgetc(f)) == ' ')
+			;
+		if (ch == '\n' || ch == EOF)
+			base_vec_push(&offs, (uint32_t)ids.n);
+		else
+			ungetc(ch, f);
+	}
+	fclose(f);
+	if (offs.v[offs.n - 1] != ids.n)
+		base_vec_push(&offs, (uint32_t)ids.n);
+	c->ids = ids.v;
+	c->offs = offs.v;
+	c->n = offs.n - 1;
+	return 0;
+}
+
+static void chunks_release(struct chunks *c)
+{
+	base_free(c->ids);
+	base_free(c->offs);
+}
+
+/* ---- a random model in memory ----------------------------------------------------- */
+
+struct mem_model {
+	struct enc_model m;
+	BASE_VEC(void *) bufs;
+};
+
+static struct enc_tensor tensor(struct mem_model *mm, uint64_t ne0, uint64_t ne1, bool half, float scale, float base)
+{
+	size_t n = (size_t)(ne0 * ne1);
+	void *p = base_malloc(n * (half ? 2 : 4));
+	for (size_t i = 0; i < n; i++) {
+		float v = base + scale * (float)(2.0 * uniform() - 1.0);
+		if (half)
+			((uint16_t *)p)[i] = enc_f32_to_f16(v);
+		else
+			((float *)p)[i] = v;
+	}
+	base_vec_push(&mm->bufs, p);
+	struct enc_tensor t = { half ? GGUF_GGML_F16 : GGUF_GGML_F32, ne0, ne1, p, "random" };
+	return t;
+}
+
+static void model_make(struct mem_model *mm, const struct shape *s)
+{
+	memset(mm, 0, sizeof(*mm));
+	struct enc_model *m = &mm->m;
+	m->c = (struct enc_config){ .arch = ENC_BERT, .pool = ENC_POOL_MEAN, .n_vocab = VOCAB, .n_embd = s->embd,
+				    .n_head = s->heads, .n_layer = s->layers, .n_ff = s->ff, .n_ctx = CTX,
+				    .n_type = 2, .eps = 1e-12f };
+	uint64_t E = s->embd, F = s->ff;
+	m->tok = tensor(mm, E, VOCAB, true, 0.1f, 0);
+	m->type = tensor(mm, E, 2, true, 0.1f, 0);
+	m->pos = tensor(mm, E, CTX, true, 0.1f, 0);
+	m->ln0 = tensor(mm, E, 1, false, 0.05f, 1);
+	m->ln0_b = tensor(mm, E, 1, false, 0.05f, 0);
+	m->layers = base_calloc(s->layers, sizeof(*m->layers));
+	float se = 1.0f / sqrtf((float)E), sf = 1.0f / sqrtf((float)F);
+	for (uint32_t l = 0; l < s->layers; l++) {
+		struct enc_layer *L = &m->layers[l];
+		L->q = tensor(mm, E, E, true, se, 0);
+		L->k = tensor(mm, E, E, true, se, 0);
+		L->v = tensor(mm, E, E, true, se, 0);
+		L->o = tensor(mm, E, E, true, se, 0);
+		L->up = tensor(mm, E, F, true, se, 0);
+		L->down = tensor(mm, F, E, true, sf, 0);
+		L->q_b = tensor(mm, E, 1, false, 0.02f, 0);
+		L->k_b = tensor(mm, E, 1, false, 0.02f, 0);
+		L->v_b = tensor(mm, E, 1, false, 0.02f, 0);
+		L->o_b = tensor(mm, E, 1, false, 0.02f, 0);
+		L->up_b = tensor(mm, F, 1, false, 0.02f, 0);
+		L->down_b = tensor(mm, E, 1, false, 0.02f, 0);
+		L->ln1 = tensor(mm, E, 1, false, 0.05f, 1);
+		L->ln1_b = tensor(mm, E, 1, false, 0.05f, 0);
+		L->ln2 = tensor(mm, E, 1, false, 0.05f, 1);
+		L->ln2_b = tensor(mm, E, 1, false, 0.05f, 0);
+	}
+	m->name = s->name;
+}
+
+static void model_release(struct mem_model *mm)
+{
+	for (size_t i = 0; i < mm->bufs.n; i++)
+		base_free(mm->bufs.v[i]);
+	base_vec_release(&mm->bufs);
+	base_free(mm->m.layers);
+}
+
+/* Multiply-adds x 2 for one sequence of L tokens: the matrices, then QK^T and PV. */
+static double seq_flops(const struct shape *s, double L)
+{
+	double E = s->embd, F = s->ff;
+	return s->layers * (2.0 * L * (4 * E * E + 2 * E * F) + 4.0 * L * L * E);
+}
+
+/* ---- the card's fp16 GEMM rate -------------------------------------------------------- */
+
+static double gemm_tflops(void)
+{
+	const int n = 8192, reps = 20;
+	void *a = NULL, *b = NULL, *c = NULL;
+	uint16_t *host = NULL;
+	cublasHandle_t h = NULL;
+	cudaEvent_t e0 = NULL, e1 = NULL;
+	double tf = -1;
+	float one = 1, zero = 0, ms = 0;
+	size_t bytes = (size_t)n * n * 2;
+	if (cudaMalloc(&a, bytes) || cudaMalloc(&b, bytes) || cudaMalloc(&c, bytes) || cublasCreate(&h))
+		goto out;
+	/* random operands: zeros would let the tensor cores run cooler (and faster) than real data */
+	host = base_malloc(bytes);
+	for (size_t i = 0; i < (size_t)n * n; i++)
+		host[i] = enc_f32_to_f16((float)(2.0 * uniform() - 1.0));
+	bool copied = !cudaMemcpy(a, host, bytes, cudaMemcpyHostToDevice) &&
+		      !cudaMemcpy(b, host, bytes, cudaMemcpyHostToDevice);
+	if (!copied)
+		goto out;
+	cudaEventCreate(&e0);
+	cudaEventCreate(&e1);
+	for (int r = -3; r < reps; r++) {
+		if (r == 0)
+			cudaEventRecord(e0, 0);
+		if (cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, n, n, n, &one, a, CUDA_R_16F, n, b, CUDA_R_16F, n, &zero, c,
+				 CUDA_R_16F, n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT))
+			goto out;
+	}
+	cudaEventRecord(e1, 0);
+	if (cudaEventSynchronize(e1) || cudaEventElapsedTime(&ms, e0, e1))
+		goto out;
+	tf = 2.0 * n * (double)n * n * reps / (ms * 1e-3) / 1e12;
+out:
+	base_free(host);
+	if (e0)
+		cudaEventDestroy(e0);
+	if (e1)
+		cudaEventDestroy(e1);
+	if (h)
+		cublasDestroy(h);
+	cudaFree(a);
+	cudaFree(b);
+	cudaFree(c);
+	return tf;
+}
+
+/* ---- one model ------------------------------------------------------------------------ */
+
+/* The chunks sorted by length, packed: ids and offs of the whole run, batch boundaries in seqs. */
+struct plan {
+	int32_t *ids;
+	uint32_t *offs;
+	size_t *batch; /* first sequence of each batch; n_batch + 1 */
+	size_t n_batch, n_seq, tokens;
+};
+
+static void plan_make(struct plan *p, const struct chunks *c, size_t budget)
+{
+	/* a stable counting sort by length: lengths are at most CTX */
+	uint32_t *order = base_malloc(c->n * sizeof(*order));
+	size_t count[CTX + 2] = { 0 };
+	for (size_t i = 0; i < c->n; i++)
+		count[c->offs[i + 1] - c->offs[i]]++;
+	for (size_t l = 1; l <= CTX + 1; l++)
+		count[l] += count[l - 1];
+	for (size_t i = c->n; i-- > 0;)
+		order[--count[c->offs[i + 1] - c->offs[i]]] = (uint32_t)i;
+	p->ids = base_malloc(c->offs[c->n] * sizeof(*p->ids));
+	p->offs = base_malloc((c->n + 1) * sizeof(*p->offs));
+	p->batch = base_malloc((c->n + 1) * sizeof(*p->batch));
+	p->n_seq = c->n;
+	p->n_batch = 0;
+	size_t t = 0, in_batch = 0;
+	p->offs[0] = 0;
+	for (size_t i = 0; i < c->n; i++) {
+		uint32_t s = order[i], L = c->offs[s + 1] - c->offs[s];
+		if (i == 0 || in_batch + L > budget) {
+			p->batch[p->n_batch++] = i;
+			in_batch = 0;
+		}
+		memcpy(p->ids + t, c->ids + c->offs[s], L * sizeof(int32_t));
+		t += L;
+		in_batch += L;
+		p->offs[i + 1] = (uint32_t)t;
+	}
+	p->batch[p->n_batch] = c->n;
+	p->tokens = t;
+	base_free(order);
+}
+
+static void plan_release(struct plan *p)
+{
+	base_free(p->ids);
+	base_free(p->offs);
+	base_free(p->batch);
+}
+
+/* One pass over every batch; offsets are rebased into a scratch array per batch. */
+static int run_pass(struct enc_cuda *cu, const struct plan *p, uint32_t *offs, float *out, struct base_err *err)
+{
+	for (size_t b = 0; b < p->n_batch; b++) {
+		size_t s0 = p->batch[b], s1 = p->batch[b + 1];
+		uint32_t base = p->offs[s0];
+		for (size_t s = s0; s <= s1; s++)
+			offs[s - s0] = p->offs[s] - base;
+		struct enc_batch bt = { p->ids + base, offs, s1 - s0 };
+		int rc = enc_cuda_forward(cu, &bt, out, err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int bench_model(const struct shape *s, const struct chunks *c, uint64_t vram, size_t batch_tokens,
+		       double seconds, double gemm)
+{
+	struct mem_model mm;
+	model_make(&mm, s);
+	size_t free0 = 0, free1 = 0, total = 0;
+	cudaMemGetInfo(&free0, &total);
+	struct enc_cuda *cu = NULL;
+	struct base_err err = { 0, "" };
+	struct enc_cuda_options o = { .vram_limit = vram, .device = 0 };
+	if (enc_cuda_open(&mm.m, &o, &cu, &err)) {
+		fprintf(stderr, "encoder_bench: %s: %s\n", s->name, err.msg);
+		model_release(&mm);
+		return 2;
+	}
+	size_t budget = batch_tokens ? BASE_MIN(batch_tokens, enc_cuda_max_tokens(cu)) : enc_cuda_max_tokens(cu);
+	struct plan p;
+	plan_make(&p, c, budget);
+	uint32_t *offs = base_malloc((p.n_seq + 1) * sizeof(*offs));
+	float *out = base_malloc(p.n_seq * s->embd * sizeof(float));
+	double flops = 0;
+	for (size_t i = 0; i < p.n_seq; i++)
+		flops += seq_flops(s, p.offs[i + 1] - p.offs[i]);
+	int rc = run_pass(cu, &p, offs, out, &err); /* warm-up: cuBLAS heuristics, clocks */
+	int passes = 0;
+	double t0 = now(), t = 0;
+	while (!rc && (passes == 0 || t < seconds)) {
+		rc = run_pass(cu, &p, offs, out, &err);
+		passes++;
+		t = now() - t0;
+	}
+	cudaMemGetInfo(&free1, &total);
+	if (rc) {
+		fprintf(stderr, "encoder_bench: %s: %s\n", s->name, err.msg);
+	} else {
+		double tps = p.tokens * passes / t, cps = p.n_seq * passes / t, tf = flops * passes / t / 1e12;
+		const char *attn = getenv("LODE_CUDA_ATTENTION");
+		printf("{\"bench\":\"encoder\",\"impl\":\"lode-cuda%s\",\"model\":\"%s\",\"device\":\"%s\","
+		       "\"chunks\":%zu,\"tokens\":%zu,\"batches\":%zu,\"batch_tokens\":%zu,\"passes\":%d,"
+		       "\"seconds\":%.3f,\"tokens_per_s\":%.0f,\"chunks_per_s\":%.1f,\"model_tflops\":%.2f,"
+		       "\"fraction_of_gemm\":%.3f,\"vram_mib\":%.1f}\n",
+		       attn && strcmp(attn, "simple") == 0 ? "-simple-attn" : "", s->name, enc_cuda_describe(cu), p.n_seq, p.tokens, p.n_batch, budget, passes, t, tps, cps, tf,
+		       gemm > 0 ? tf / gemm : 0.0, (double)(free0 - free1) / (1 << 20));
+		fflush(stdout);
+	}
+	base_free(offs);
+	base_free(out);
+	plan_release(&p);
+	enc_cuda_close(cu);
+	model_release(&mm);
+	return rc ? 2 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *ids_path = NULL, *write_path = NULL, *model = "all";
+	size_t n_chunks = 4096, batch_tokens = 0;
+	uint64_t vram = 0;
+	double seconds = 5;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!v) {
+			fprintf(stderr, "encoder_bench: %s needs a value\n", a);
+			return 1;
+		}
+		if (strcmp(a, "--ids") == 0)
+			ids_path = v;
+		else if (strcmp(a, "--write-ids") == 0)
+			write_path = v;
+		else if (strcmp(a, "--model") == 0)
+			model = v;
+		else if (strcmp(a, "--chunks") == 0)
+			n_chunks = strtoul(v, NULL, 10);
+		else if (strcmp(a, "--seed") == 0)
+			rng = strtoull(v, NULL, 10);
+		else if (strcmp(a, "--vram") == 0)
+			vram = (uint64_t)strtoull(v, NULL, 10) << 20;
+		else if (strcmp(a, "--batch-tokens") == 0)
+			batch_tokens = strtoul(v, NULL, 10);
+		else if (strcmp(a, "--seconds") == 0)
+			seconds = strtod(v, NULL);
+		else {
+			fprintf(stderr, "usage: encoder_bench [--ids FILE] [--write-ids FILE] [--chunks N] [--seed N]\n"
+					"       [--model minilm-l6|bge-small|bge-base|all] [--vram MIB]\n"
+					"       [--batch-tokens N] [--seconds S]\n");
+			return 1;
+		}
+		i++;
+	}
+	struct chunks c;
+	if (ids_path) {
+		if (chunks_read(&c, ids_path) || c.n == 0) {
+			fprintf(stderr, "encoder_bench: cannot read %s\n", ids_path);
+			return 1;
+		}
+		for (size_t i = 0; i < c.n; i++)
+			if (c.offs[i + 1] == c.offs[i] || c.offs[i + 1] - c.offs[i] > CTX) {
+				fprintf(stderr, "encoder_bench: %s: line %zu: 1..%d tokens a chunk\n", ids_path, i + 1, CTX);
+				chunks_release(&c);
+				return 1;
+			}
+	} else {
+		chunks_make(&c, n_chunks ? n_chunks : 1);
+	}
+	if (write_path) {
+		int rc = chunks_write(&c, write_path);
+		if (rc)
+			fprintf(stderr, "encoder_bench: cannot write %s\n", write_path);
+		chunks_release(&c);
+		return rc ? 1 : 0;
+	}
+	if (!enc_cuda_built()) {
+		fprintf(stderr, "encoder_bench: this build has no CUDA\n");
+		chunks_release(&c);
+		return 77;
+	}
+	double gemm = gemm_tflops();
+	if (gemm < 0) {
+		fprintf(stderr, "encoder_bench: no usable CUDA device\n");
+		chunks_release(&c);
+		return 77;
+	}
+	struct cudaDeviceProp prop;
+	cudaGetDeviceProperties(&prop, 0);
+	printf("{\"bench\":\"gemm\",\"device\":\"%s\",\"m\":8192,\"n\":8192,\"k\":8192,\"types\":\"f16 in, f32 "
+	       "compute, f16 out\",\"tflops\":%.1f}\n",
+	       prop.name, gemm);
+	int rc = 0;
+	bool any = false;
+	for (size_t i = 0; i < BASE_ARRAY_LEN(shapes); i++) {
+		if (strcmp(model, "all") != 0 && strcmp(model, shapes[i].name) != 0)
+			continue;
+		any = true;
+		rc |= bench_model(&shapes[i], &c, vram, batch_tokens, seconds, gemm);
+	}
+	chunks_release(&c);
+	if (!any)
+		fprintf(stderr, "encoder_bench: no model %s\n", model);
+	return !any ? 1 : rc;
+}
