@@ -334,17 +334,11 @@ int enc_cpu_forward(struct enc_cpu *c, const struct enc_batch *b, float *out, st
 {
 	const struct enc_config *cf = &c->c;
 	size_t E = cf->n_embd, F = cf->n_ff, H = cf->n_head, T = b->offs[b->n_seq], maxL = 0;
-	for (size_t s = 0; s < b->n_seq; s++) {
-		size_t L = b->offs[s + 1] - b->offs[s];
-		if (L == 0 || L > cf->n_ctx)
-			return base_err_set(err, BASE_E_INVAL, "encoder: sequence %zu has %zu tokens (1..%u allowed)", s,
-					    L, cf->n_ctx);
-		maxL = BASE_MAX(maxL, L);
-	}
-	for (size_t t = 0; t < T; t++)
-		if (b->ids[t] < 0 || (uint32_t)b->ids[t] >= cf->n_vocab)
-			return base_err_set(err, BASE_E_INVAL, "encoder: token id %d outside the vocabulary (%u)",
-					    b->ids[t], cf->n_vocab);
+	int rc = enc_batch_check(cf, b, err);
+	if (rc)
+		return rc;
+	for (size_t s = 0; s < b->n_seq; s++)
+		maxL = BASE_MAX(maxL, (size_t)(b->offs[s + 1] - b->offs[s]));
 	if (T == 0)
 		return BASE_OK;
 

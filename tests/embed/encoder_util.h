@@ -19,18 +19,24 @@ struct t_model {
 	struct enc_cpu *cpu;
 };
 
-/* A model of shape c over gw_vocab(vocab) to path. */
-static inline void t_model_write(const char *path, const struct gw_bert *c, size_t vocab)
+/* A model of shape c over the n tokens toks to path. */
+static inline void t_model_write_vocab(const char *path, const struct gw_bert *c, const char *const *toks, size_t n)
 {
-	char **toks = gw_vocab(vocab);
 	struct gw w;
 	gw_init(&w, 0);
-	gw_bert(&w, c, (const char *const *)toks, vocab);
+	gw_bert(&w, c, toks, n);
 	struct base_buf file = BASE_BUF_INIT(BASE_CAP_TEXT);
 	gw_finish(&w, &file);
 	T_OK(gw_write_file(&file, path));
 	base_buf_release(&file);
 	gw_release(&w);
+}
+
+/* A model of shape c over gw_vocab(vocab) to path. */
+static inline void t_model_write(const char *path, const struct gw_bert *c, size_t vocab)
+{
+	char **toks = gw_vocab(vocab);
+	t_model_write_vocab(path, c, (const char *const *)toks, vocab);
 	gw_vocab_free(toks, vocab);
 }
 

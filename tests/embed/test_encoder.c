@@ -28,6 +28,7 @@
 #include "embed/encoder.h"
 #include "embed/gguf_writer.h"
 #include "embed/internal.h"
+#include "embed/encoder_util.h"
 
 #include "base/banned.h"
 
@@ -57,14 +58,7 @@ static void write_model_words(const char *path, const char *args, const char *co
 		base_free(toks[5 + i]);
 		toks[5 + i] = base_strdup(words[i]);
 	}
-	struct gw w;
-	gw_init(&w, 0);
-	gw_bert(&w, &c, (const char *const *)toks, vocab);
-	struct base_buf file = BASE_BUF_INIT(BASE_CAP_TEXT);
-	gw_finish(&w, &file);
-	T_OK(gw_write_file(&file, path));
-	base_buf_release(&file);
-	gw_release(&w);
+	t_model_write_vocab(path, &c, (const char *const *)toks, vocab);
 	gw_vocab_free(toks, vocab);
 	base_free(copy);
 }
@@ -83,41 +77,6 @@ static double cosine(const float *a, const double *b, size_t n)
 		bb += b[i] * b[i];
 	}
 	return ab / sqrt(aa * bb);
-}
-
-static double cosine_f(const float *a, const float *b, size_t n)
-{
-	double ab = 0, aa = 0, bb = 0;
-	for (size_t i = 0; i < n; i++) {
-		ab += (double)a[i] * b[i];
-		aa += (double)a[i] * a[i];
-		bb += (double)b[i] * b[i];
-	}
-	return ab / sqrt(aa * bb);
-}
-
-struct loaded {
-	struct gguf *g;
-	struct enc_model m;
-	struct enc_cpu *cpu;
-};
-
-static void load(struct loaded *l, const char *path)
-{
-	struct base_err err = { 0, "" };
-	l->g = gguf_open(path, &err);
-	if (!l->g)
-		T_FAIL("gguf_open: %s", err.msg);
-	if (enc_model_load(l->g, &l->m, &err))
-		T_FAIL("enc_model_load: %s", err.msg);
-	T_OK(enc_cpu_open(&l->m, &l->cpu, &err));
-}
-
-static void unload(struct loaded *l)
-{
-	enc_cpu_close(l->cpu);
-	enc_model_release(&l->m);
-	gguf_close(l->g);
 }
 
 /* ---- the outside reference ------------------------------------------------------ */
@@ -176,8 +135,8 @@ static void check_fixture(const char *name)
 	char model[4096];
 	snprintf(model, sizeof(model), "%s", t_path("m.gguf"));
 	write_model(model, args);
-	struct loaded l;
-	load(&l, model);
+	struct t_model l;
+	t_model_load(&l, model);
 	T_EQ_INT(l.m.c.n_embd, f.dim);
 	size_t n_seq = f.offs.n - 1, E = f.dim;
 	float *one = base_malloc(E * sizeof(float)), *all = base_malloc(n_seq * E * sizeof(float));
@@ -198,14 +157,14 @@ static void check_fixture(const char *name)
 			T_FAIL("%s: sequence %zu (%u tokens): cosine %.7f alone, %.7f packed (want >= 0.9999)", name, s,
 			       offs[1], c1, c2);
 		/* alone and packed run the same arithmetic on the same rows */
-		T_TRUE(cosine_f(one, all + s * E, E) > 0.999999);
+		T_TRUE(t_cosine_f(one, all + s * E, E) > 0.999999);
 		worst = BASE_MIN(worst, BASE_MIN(c1, c2));
 	}
 	fprintf(stderr, "  %s: %zu sequences of 1..%u tokens, worst cosine 1 - %.1e\n", name, n_seq,
 		l.m.c.n_ctx, 1 - worst);
 	base_free(one);
 	base_free(all);
-	unload(&l);
+	t_model_unload(&l);
 	base_free(args);
 	base_vec_release(&f.ids);
 	base_vec_release(&f.offs);
@@ -368,11 +327,11 @@ static void test_embedder(void)
 	cut[1] = "t5 t6 t7 t8 t9 t10 t11 t12 t13 t14 t15 t16 t17 t30";
 	cut_lens[1] = strlen(cut[1]);
 	T_OK(embed_texts(e, EMBED_DOCUMENT, cut, cut_lens, 2, cv, &err));
-	T_TRUE(cosine_f(cv, cv + 32, 32) < 0.9999);
+	T_TRUE(t_cosine_f(cv, cv + 32, 32) < 0.9999);
 	/* bert without prefixes: query and document vectors are the same */
 	float q[32];
 	T_OK(embed_texts(e, EMBED_QUERY, &texts[3], &lens[3], 1, q, &err));
-	T_TRUE(cosine_f(q, all + 3 * 32, 32) > 0.999999);
+	T_TRUE(t_cosine_f(q, all + 3 * 32, 32) > 0.999999);
 	char id[96];
 	snprintf(id, sizeof(id), "%s", embed_model_id(e));
 	embed_close(e);
@@ -382,7 +341,7 @@ static void test_embedder(void)
 	T_TRUE(e != NULL);
 	T_TRUE(strcmp(embed_model_id(e), id) != 0);
 	T_OK(embed_texts(e, EMBED_QUERY, &texts[3], &lens[3], 1, q, &err));
-	T_TRUE(cosine_f(q, all + 3 * 32, 32) < 0.9999);
+	T_TRUE(t_cosine_f(q, all + 3 * 32, 32) < 0.9999);
 	embed_close(e);
 
 	/* other weights, another id */
@@ -412,7 +371,7 @@ static void test_nomic_prefixes(void)
 	float d[32], q[32];
 	T_OK(embed_texts(e, EMBED_DOCUMENT, &t, &n, 1, d, &err));
 	T_OK(embed_texts(e, EMBED_QUERY, &t, &n, 1, q, &err));
-	T_TRUE(cosine_f(d, q, 32) < 0.9999);
+	T_TRUE(t_cosine_f(d, q, 32) < 0.9999);
 	embed_close(e);
 }
 
@@ -421,14 +380,14 @@ static void test_devices(void)
 	char path[4096];
 	snprintf(path, sizeof(path), "%s", t_path("m.gguf"));
 	write_model(path, "--layers 1 --embd 32 --heads 2 --ff 48 --ctx 16");
-	struct loaded l;
-	load(&l, path);
+	struct t_model l;
+	t_model_load(&l, path);
 	struct enc_cuda *cuda = NULL;
 	struct base_err cerr = { 0, "" };
 	int crc = enc_cuda_open(&l.m, &(struct enc_cuda_options){ 0 }, &cuda, &cerr);
 	bool gpu = crc == BASE_OK;
 	enc_cuda_close(cuda);
-	unload(&l);
+	t_model_unload(&l);
 	if (!gpu)
 		T_EQ_INT(crc, BASE_E_DEVICE);
 
@@ -713,8 +672,8 @@ static void test_bad_batches(void)
 	char path[4096];
 	snprintf(path, sizeof(path), "%s", t_path("m.gguf"));
 	write_model(path, "--layers 1 --embd 32 --heads 2 --ff 48 --ctx 16 --vocab-size 50");
-	struct loaded l;
-	load(&l, path);
+	struct t_model l;
+	t_model_load(&l, path);
 	float out[32];
 	struct base_err err = { 0, "" };
 	int32_t ids[17] = { 2, 50, 3 };
@@ -725,7 +684,7 @@ static void test_bad_batches(void)
 	ids[1] = 7;
 	offs[1] = 17;
 	T_EQ_INT(enc_cpu_forward(l.cpu, &b, out, &err), BASE_E_INVAL);
-	unload(&l);
+	t_model_unload(&l);
 }
 
 /* ---- lode index --model PATH.gguf -------------------------------------------------- */
