@@ -2,7 +2,8 @@
 # bench/gpu_pack.sh: pack what bench/gpu_session.sh needs on a GPU machine
 # that has the CUDA driver but none of lode's Debian libraries: the lode
 # binary and gguf_make_bert from a Release build made here, every shared
-# library they load (except the C library itself), and a slice of the
+# library they load (except the C library itself and CUDA's, which the
+# device has), and a slice of the
 # Linux tree to index — one xz tarball under the device's carry limit.
 #
 #   bench/gpu_pack.sh [BUILD_DIR] [OUT]     (defaults: build, build-gpu/lode-gpu.tar.xz)
@@ -31,6 +32,7 @@ for lib in $(ldd "$build/lode" "$build/tests/gguf_make_bert" | awk '$3 ~ /^\// {
   case $(basename "$lib") in
     libc.so.*|libm.so.*|libpthread.so.*|libdl.so.*|librt.so.*|libresolv.so.*|ld-linux*) continue ;;
     libcuda.so.*) continue ;; # the driver's: it must be the machine's own
+    libcublas*|libcudart*) continue ;; # the device's CUDA toolkit has them (and they are ~700 MB)
   esac
   cp -L "$lib" "$stage/pack/lib/"
 done

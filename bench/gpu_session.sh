@@ -70,7 +70,8 @@ e2e() {
   [ -f "$pack" ] || { echo "no $pack: run bench/gpu_pack.sh here first and carry build-gpu" >&2; return 1; }
   rm -rf "$dir" && mkdir -p "$dir" && tar -C "$dir" -xJf "$pack"
   local bin=$dir/pack/bin tree=$dir/pack/linux
-  export LD_LIBRARY_PATH=$dir/pack/lib XDG_CACHE_HOME=$dir/cache
+  export LD_LIBRARY_PATH=$dir/pack/lib:${CUDA_HOME:-/usr/local/cuda}/lib64 XDG_CACHE_HOME=$dir/cache
+  ldd "$bin/lode" | grep "not found" && return 1
   "$bin/gguf_make_bert" "$dir/bge-small.gguf" --vocab-size 30522 --ctx 512 --layers 12 --embd 384 \
     --heads 12 --ff 1536 --pooling cls --type f16
   (while sleep 0.5; do nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits; done) > "$out/vram.txt" &
