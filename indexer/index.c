@@ -619,20 +619,36 @@ struct idx_writer *idx_writer_open(const struct idx_options *opts, struct base_e
 		rc = base_err_errno(err, BASE_E_IO, errno, "cannot create the index directory %s", w->dir);
 	if (!rc)
 		rc = take_lock(w->dir, &w->lock, err);
+	/*
+	 * The settings (the options, else the index's), then the embedder,
+	 * and only then is anything changed: a model that cannot be opened
+	 * leaves the index as it was, --rebuild included. A rebuild keeps the
+	 * old index's settings; one that cannot be read is rebuilt with the
+	 * options' (that is what --rebuild is for).
+	 */
+	struct idx_vec_settings vs = { 0 };
 	if (!rc) {
 		git_exclude(opts->root);
-		if (opts->rebuild)
-			remove_index(w->db);
+		w->st = store_open(w->db, opts->rebuild ? STORE_WRITE : STORE_WRITE | STORE_CREATE,
+				   opts->rebuild ? NULL : err);
+		if (!w->st && !opts->rebuild)
+			rc = err ? err->code : BASE_E_IO;
+	}
+	if (!rc) {
+		idx__vec_settings(w->st, opts, &vs);
+		rc = idx__vec_open(opts, &vs, &w->vec, err);
+	}
+	if (!rc && opts->rebuild) {
+		store_close(w->st);
+		remove_index(w->db);
 		w->st = store_open(w->db, STORE_WRITE | STORE_CREATE, err);
 		if (!w->st)
 			rc = err ? err->code : BASE_E_IO;
 	}
-	if (!rc) {
-		char *spec = idx__model_spec(w->st, opts->model);
-		rc = idx__vec_open(opts, spec, w->st, &w->vec, err);
-		base_free(spec);
-		w->dim = w->vec ? idx__vec_dim(w->vec) : 0;
-	}
+	if (!rc)
+		rc = idx__vec_attach(w->vec, opts->root, &vs, w->st, err);
+	idx__vec_settings_release(&vs);
+	w->dim = w->vec ? idx__vec_dim(w->vec) : 0;
 	if (rc) {
 		idx_writer_close(w);
 		return NULL;

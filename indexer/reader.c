@@ -211,19 +211,17 @@ static bool vectors_ready(struct idx_reader *r, struct store *s)
 	}
 	r->vec_tried = true;
 	struct base_err err = { 0, "" };
-	char *spec = idx__model_spec(s, NULL);
-	if (strcmp(spec, IDX_MODEL_NONE) == 0) {
+	struct idx_vec_settings vs;
+	idx__vec_settings(s, NULL, &vs);
+	if (strcmp(vs.spec, IDX_MODEL_NONE) == 0) {
 		snprintf(r->vec_error, sizeof(r->vec_error), "the index was built without vectors (--model none)");
 		goto out;
 	}
 	/* one query at a time: the CPU answers in milliseconds, a GPU would
 	 * first need a context (hundreds of ms) and its memory */
-	char *qp, *dp;
-	idx__vec_prefixes(s, NULL, NULL, &qp, &dp, NULL); /* reads only */
-	struct embed_options eo = { .spec = spec, .device = EMBED_DEVICE_CPU, .query_prefix = qp, .doc_prefix = dp };
+	struct embed_options eo = idx__vec_embed_options(&vs);
+	eo.device = EMBED_DEVICE_CPU;
 	r->emb = embed_open(&eo, &err);
-	base_free(qp);
-	base_free(dp);
 	if (!r->emb)
 		goto fail;
 	if (!r->vectors) {
@@ -246,7 +244,7 @@ fail:
 	snprintf(r->vec_error, sizeof(r->vec_error), "%s", err.msg);
 	BASE_LOG(BASE_LOG_DEBUG, "no vectors: %s", err.msg);
 out:
-	base_free(spec);
+	idx__vec_settings_release(&vs);
 	bool ok = r->vectors != NULL;
 	pthread_mutex_unlock(&r->vec_mu);
 	return ok;

@@ -18,12 +18,38 @@ struct idx_vec {
 	atomic_uint_fast64_t embedded, cached;
 };
 
-char *idx__model_spec(struct store *st, const char *requested)
+static char *setting(struct store *st, const char *given, const char *key)
 {
-	if (requested && *requested)
-		return base_strdup(requested);
-	char *spec = store_meta_get(st, "model_spec");
-	return spec ? spec : base_strdup(EMBED_DEFAULT_SPEC);
+	if (given)
+		return base_strdup(given);
+	return st ? store_meta_get(st, key) : NULL;
+}
+
+void idx__vec_settings(struct store *st, const struct idx_options *opts, struct idx_vec_settings *out)
+{
+	const struct idx_options none = { 0 };
+	if (!opts)
+		opts = &none;
+	out->spec = setting(st, opts->model && *opts->model ? opts->model : NULL, "model_spec");
+	if (!out->spec)
+		out->spec = base_strdup(EMBED_DEFAULT_SPEC);
+	out->factory = setting(st, opts->vector_factory, "vector_factory");
+	out->query_prefix = setting(st, opts->query_prefix, "query_prefix");
+	out->doc_prefix = setting(st, opts->doc_prefix, "doc_prefix");
+}
+
+void idx__vec_settings_release(struct idx_vec_settings *s)
+{
+	base_free(s->spec);
+	base_free(s->factory);
+	base_free(s->query_prefix);
+	base_free(s->doc_prefix);
+	memset(s, 0, sizeof(*s));
+}
+
+struct embed_options idx__vec_embed_options(const struct idx_vec_settings *s)
+{
+	return (struct embed_options){ .spec = s->spec, .query_prefix = s->query_prefix, .doc_prefix = s->doc_prefix };
 }
 
 /* store_embed_fn over the embedder, for vectors the cache lacks. */
@@ -37,39 +63,17 @@ static int embed_docs(void *payload, const char *const *texts, const size_t *len
 	return rc;
 }
 
-int idx__vec_prefixes(struct store *st, const char *query, const char *doc, char **q, char **d,
-		      struct base_err *err)
-{
-	int rc = BASE_OK;
-	if (query)
-		rc = store_meta_set(st, "query_prefix", query, err);
-	if (!rc && doc)
-		rc = store_meta_set(st, "doc_prefix", doc, err);
-	*q = rc ? NULL : store_meta_get(st, "query_prefix");
-	*d = rc ? NULL : store_meta_get(st, "doc_prefix");
-	return rc;
-}
-
-int idx__vec_open(const struct idx_options *opts, const char *spec, struct store *st, struct idx_vec **out,
+int idx__vec_open(const struct idx_options *opts, const struct idx_vec_settings *s, struct idx_vec **out,
 		  struct base_err *err)
 {
-	const char *factory = opts->vector_factory;
 	*out = NULL;
-	int rc = store_meta_set(st, "model_spec", spec, err);
-	if (!rc && factory)
-		rc = store_meta_set(st, "vector_factory", factory, err);
-	if (rc || strcmp(spec, IDX_MODEL_NONE) == 0)
-		return rc;
-	char *qp, *dp;
-	rc = idx__vec_prefixes(st, opts->query_prefix, opts->doc_prefix, &qp, &dp, err);
-	if (rc)
-		return rc;
+	if (strcmp(s->spec, IDX_MODEL_NONE) == 0)
+		return BASE_OK;
 	struct idx_vec *iv = base_calloc(1, sizeof(*iv));
-	struct embed_options eo = { .spec = spec, .device = opts->device, .vram_limit = opts->vram_limit,
-				    .query_prefix = qp, .doc_prefix = dp };
+	struct embed_options eo = idx__vec_embed_options(s);
+	eo.device = opts->device;
+	eo.vram_limit = opts->vram_limit;
 	iv->emb = embed_open(&eo, err);
-	base_free(qp);
-	base_free(dp);
 	if (!iv->emb) {
 		base_free(iv);
 		return err ? err->code : BASE_E_INVAL;
@@ -79,27 +83,37 @@ int idx__vec_open(const struct idx_options *opts, const char *spec, struct store
 	iv->cache = store_vcache_open(NULL, embed_model_id(iv->emb), iv->dim, &cerr);
 	if (!iv->cache)
 		BASE_LOG(BASE_LOG_WARN, "%s; vectors will not be cached", cerr.msg);
-	char *dir = idx_dir(opts->root);
-	char *fact = store_meta_get(st, "vector_factory");
+	*out = iv;
+	return BASE_OK;
+}
+
+int idx__vec_attach(struct idx_vec *iv, const char *root, const struct idx_vec_settings *s, struct store *st,
+		    struct base_err *err)
+{
+	static const char *const keys[] = { "model_spec", "vector_factory", "query_prefix", "doc_prefix" };
+	const char *vals[] = { s->spec, s->factory, s->query_prefix, s->doc_prefix };
+	int rc = BASE_OK;
+	for (size_t i = 0; i < BASE_ARRAY_LEN(keys) && !rc; i++)
+		if (vals[i])
+			rc = store_meta_set(st, keys[i], vals[i], err);
+	if (rc || !iv)
+		return rc;
+	char *dir = idx_dir(root);
 	struct store_vectors_options vo = {
 		.dir = dir,
 		.model_id = embed_model_id(iv->emb),
 		.dim = iv->dim,
-		.factory = fact,
+		.factory = s->factory,
 		.cache = iv->cache,
 		.embed = embed_docs,
 		.embed_payload = iv,
 		.writer = true,
 	};
 	iv->vectors = store_vectors_open(st, &vo, err);
-	base_free(fact);
 	base_free(dir);
-	if (!iv->vectors) {
-		idx__vec_close(iv, st);
+	if (!iv->vectors)
 		return err ? err->code : BASE_E_IO;
-	}
 	store_attach_vectors(st, iv->vectors);
-	*out = iv;
 	return BASE_OK;
 }
 

@@ -15,28 +15,38 @@ struct idx_vec;
 /* The spec that indexes without vectors (lexical only). */
 #define IDX_MODEL_NONE "none"
 
-/**
- * The embedder spec of an index: `requested` when given, else the one it
- * was built with (meta "model_spec"), else the default. Heap string.
- */
-char *idx__model_spec(struct store *st, const char *requested);
-
 /*
- * The prefixes a model file's embedder uses for this index: the ones given
- * (kept in the index for later runs and for readers), else the ones kept,
- * else NULL (the model's own). Heap strings in q/d, NULL when unset.
+ * How an index embeds: the embedder spec, the FAISS factory and a model
+ * file's prefixes. Each is what the options give, else what the index was
+ * built with (meta "model_spec", "vector_factory", "query_prefix",
+ * "doc_prefix"), else the default (spec "hash"; NULL for the others: the
+ * FAISS choice, the model's own prefixes). Kept in the index by
+ * idx__vec_attach, so later runs and readers embed the same way.
  */
-int idx__vec_prefixes(struct store *st, const char *query, const char *doc, char **q, char **d,
-		      struct base_err *err);
+struct idx_vec_settings {
+	char *spec, *factory, *query_prefix, *doc_prefix; /* heap strings or NULL */
+};
+
+/** Resolve settings from opts (may be NULL: the index's own) and st (may be NULL: none kept). */
+void idx__vec_settings(struct store *st, const struct idx_options *opts, struct idx_vec_settings *out);
+void idx__vec_settings_release(struct idx_vec_settings *s);
+/** The embedder options of settings (borrowing its strings). */
+struct embed_options idx__vec_embed_options(const struct idx_vec_settings *s);
 
 /**
- * Open the dense side for the writer handle `st` of the index at `root`:
- * the embedder of `spec` (on opts->device), the vector cache, the FAISS vectors (loaded and
- * reconciled with SQLite, or rebuilt) attached to `st`. opts->vector_factory
- * (NULL: the index's) sets the FAISS index type. *out is NULL for IDX_MODEL_NONE.
+ * Open the embedder of `s` (on opts->device) and the user's vector cache;
+ * nothing is written anywhere, so a model that cannot be opened changes
+ * no index. *out is NULL for IDX_MODEL_NONE.
  */
-int idx__vec_open(const struct idx_options *opts, const char *spec, struct store *st, struct idx_vec **out,
+int idx__vec_open(const struct idx_options *opts, const struct idx_vec_settings *s, struct idx_vec **out,
 		  struct base_err *err);
+/**
+ * Keep the settings in the writer handle `st` of the index at `root` and
+ * attach the FAISS vectors (loaded and reconciled with SQLite, or rebuilt)
+ * of iv (NULL: none) to it.
+ */
+int idx__vec_attach(struct idx_vec *iv, const char *root, const struct idx_vec_settings *s, struct store *st,
+		    struct base_err *err);
 /** Detach, flush the cache, free. idx__vec_close(NULL, ...) is a no-op. */
 void idx__vec_close(struct idx_vec *iv, struct store *st);
 

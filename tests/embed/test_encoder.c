@@ -733,6 +733,21 @@ static void test_cli_index(void)
 		 "test \"$(grep -o 'gguf-bert-32d-[0-9a-f]*' %s/idx.json)\" = \"$(grep -o 'gguf-bert-32d-[0-9a-f]*' %s/idx2.json)\"",
 		 dir, dir, dir);
 	T_EQ_INT(run(cmd), 0);
+	/* a model that cannot be opened changes nothing, --rebuild included: the same files, the same
+	 * model; a later plain run still uses the kept one, and a rebuild keeps it too */
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s && printf 'not a model' > bad.gguf && id=$(grep -o 'gguf-bert-32d-[0-9a-f]*' idx.json) && "
+		 "%s index --rebuild --model bad.gguf repo 2> e1.txt; test $? -eq 2 && grep -q 'bad.gguf' e1.txt && "
+		 "%s index --model bad.gguf repo 2> e2.txt; test $? -eq 2 && "
+		 "%s index --json repo > idx3.json && grep -q \"$id\" idx3.json && grep -q '\"indexed\": *2' idx3.json && "
+		 "grep -q '\"unchanged\": *2' idx3.json && "
+		 "%s index --rebuild --json repo > idx4.json && grep -q \"$id\" idx4.json && grep -q '\"added\": *2' idx4.json",
+		 dir, bin, bin, bin, bin);
+	if (run(cmd) != 0) {
+		snprintf(cmd, sizeof(cmd), "cd %s && cat e1.txt e2.txt idx3.json idx4.json >&2", dir);
+		run(cmd);
+		T_FAIL("a failed model open changed the index");
+	}
 	/* a missing model: exit 2, the path named */
 	snprintf(cmd, sizeof(cmd), "cd %s && %s index --model nope.gguf repo 2> err.txt; test $? -eq 2 && grep -q 'nope.gguf' err.txt",
 		 dir, bin);
