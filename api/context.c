@@ -13,9 +13,6 @@
 
 #include "base/banned.h"
 
-#define BUDGET_MIN 50
-#define BUDGET_MAX 1000000
-
 json_t *api__context_json(struct idx_reader *r, json_t *args, char *msg, size_t cap)
 {
 	json_t *query = json_object_get(args, "query");
@@ -30,9 +27,9 @@ json_t *api__context_json(struct idx_reader *r, json_t *args, char *msg, size_t 
 	}
 	json_int_t b = AGENT_DEFAULT_BUDGET;
 	if (budget && !json_is_null(budget)) {
-		if (!json_is_integer(budget) || json_integer_value(budget) < BUDGET_MIN ||
-		    json_integer_value(budget) > BUDGET_MAX) {
-			snprintf(msg, cap, "\"budget\" must be an integer from %d to %d tokens", BUDGET_MIN, BUDGET_MAX);
+		if (!json_is_integer(budget) || json_integer_value(budget) < API_BUDGET_MIN ||
+		    json_integer_value(budget) > API_BUDGET_MAX) {
+			snprintf(msg, cap, "\"budget\" must be an integer from %d to %d tokens", API_BUDGET_MIN, API_BUDGET_MAX);
 			return NULL;
 		}
 		b = json_integer_value(budget);
