@@ -371,11 +371,6 @@ static struct job *new_job(struct api_server *srv, enum job_kind kind, const str
 		}
 		j->text = json_string_value(t);
 	}
-	if (ok && !srv->llm.url) {
-		api__respond_error(resp, 503, "llm_not_configured",
-				   "no LLM is configured: start lode serve with --llm URL (or LODE_LLM_URL)");
-		ok = false;
-	}
 	if (!ok) {
 		job_free(&j->base);
 		return NULL;
@@ -386,20 +381,33 @@ static struct job *new_job(struct api_server *srv, enum job_kind kind, const str
 	return j;
 }
 
+/* A request that passed every check: the job, or 503 without an LLM. */
+static void hand_over(struct job *j, bool ok, struct api_http_resp *resp)
+{
+	if (ok && !j->srv->llm.url) {
+		api__respond_error(resp, 503, "llm_not_configured",
+				   "no LLM is configured: start lode serve with --llm URL (or LODE_LLM_URL)");
+		ok = false;
+	}
+	if (ok)
+		resp->job = &j->base;
+	else
+		job_free(&j->base);
+}
+
 void api__h_ask(struct api_server *srv, const struct api_http_req *req, struct api_http_resp *resp)
 {
 	struct job *j = new_job(srv, JOB_ASK, req, resp);
 	if (j)
-		resp->job = &j->base;
+		hand_over(j, true, resp);
 }
 
 void api__h_edit(struct api_server *srv, const struct api_http_req *req, struct api_http_resp *resp)
 {
-	json_t *body = NULL;
 	struct job *j = new_job(srv, JOB_EDIT, req, resp);
 	if (!j)
 		return;
-	body = j->body;
+	json_t *body = j->body;
 	bool ok = bool_field(body, "apply", &j->apply, resp);
 	if (ok && json_object_get(body, "test")) {
 		/* a shell command from the network: lode edit --test runs tests, HTTP does not */
@@ -411,11 +419,7 @@ void api__h_edit(struct api_server *srv, const struct api_http_req *req, struct 
 		api__respond_error(resp, 400, "bad_request", "\"stream\" is not supported by /v1/edit");
 		ok = false;
 	}
-	if (!ok) {
-		job_free(&j->base);
-		return;
-	}
-	resp->job = &j->base;
+	hand_over(j, ok, resp);
 }
 
 /* The OpenAI fields lode itself handles (not forwarded as they are). */
@@ -456,15 +460,11 @@ void api__h_chat(struct api_server *srv, const struct api_http_req *req, struct 
 		}
 		j->reserve = max_tokens;
 	}
-	if (!ok) {
-		job_free(&j->base);
-		return;
-	}
 	/* the server's model wins: clients often send a placeholder */
 	if (!j->llm.model)
 		j->llm.model = model;
 	j->extra = json_deep_copy(body);
 	for (size_t i = 0; i < BASE_ARRAY_LEN(chat_own); i++)
 		json_object_del(j->extra, chat_own[i]);
-	resp->job = &j->base;
+	hand_over(j, ok, resp);
 }
