@@ -128,18 +128,24 @@ static int sink_write(struct api_sink *s, const char *data, size_t len)
 	return rc;
 }
 
-static void *job_main(void *arg)
+/* The job is over (run, or never started): free it, end the answer. */
+static void job_end(struct stream *st)
 {
-	struct stream *st = arg;
-	st->job->run(st->job, &st->sink);
-	st->job->free(st->job);
 	struct serve *sv = st->sv;
+	st->job->free(st->job);
 	pthread_mutex_lock(&st->mu);
 	st->done = true;
 	stream_wake(st);
 	pthread_mutex_unlock(&st->mu);
 	stream_unref(st);
 	atomic_fetch_sub(&sv->jobs, 1);
+}
+
+static void *job_main(void *arg)
+{
+	struct stream *st = arg;
+	st->job->run(st->job, &st->sink);
+	job_end(st);
 	return NULL;
 }
 
@@ -167,13 +173,7 @@ static void stream_start(struct serve *sv, struct conn *cn, struct MHD_Connectio
 	pthread_t t;
 	if (pthread_create(&t, &attr, job_main, st) != 0) {
 		BASE_LOG(BASE_LOG_ERROR, "cannot start a thread for an agent request");
-		job->free(job);
-		pthread_mutex_lock(&st->mu);
-		st->done = true;
-		stream_wake(st);
-		pthread_mutex_unlock(&st->mu);
-		stream_unref(st);
-		atomic_fetch_sub(&sv->jobs, 1);
+		job_end(st);
 	}
 	pthread_attr_destroy(&attr);
 }
