@@ -802,8 +802,9 @@ static void bad_json(void)
 	}
 	remove(path);
 	rmdir(dir);
-	T_TRUE(agent_tok_open("model.gguf", &err) == NULL);
-	T_EQ_INT(err.code, BASE_E_UNSUPPORTED);
+	T_TRUE(agent_tok_open("no-such-model.gguf", &err) == NULL); /* read as GGUF, and missing */
+	T_EQ_INT(err.code, BASE_E_NOTFOUND);
+	T_TRUE(strstr(err.msg, "no-such-model.gguf") != NULL);
 }
 
 /* ---- the server's /tokenize ------------------------------------------------------------ */

@@ -980,6 +980,46 @@ static void agent_chat_http(void)
 	cleanup(&s);
 }
 
+struct bg_post {
+	const struct server *s;
+	const char *path, *body;
+	struct reply r;
+};
+
+static void *bg_post_main(void *arg)
+{
+	struct bg_post *b = arg;
+	post_json(b->s, b->path, b->body, &b->r);
+	return NULL;
+}
+
+/* SIGTERM while an LLM call hangs: the call is cancelled, answered 503, and the server exits 0 at once. */
+static void agent_shutdown_cancels(void)
+{
+	struct server s;
+	make_repo(&s);
+	struct t_llm llm;
+	struct t_llm_resp script[] = { { T_LLM_HANG, NULL, 0, false } };
+	t_llm_start(&llm, script, 1);
+	const char *extra[] = { "--llm", llm.url, NULL }; /* idle timeout 120 s: only the cancel ends it soon */
+	start(&s, extra);
+	struct bg_post b = { &s, "/v1/ask", "{\"question\":\"how does the cache evict\",\"stream\":true}", { 0 } };
+	pthread_t t;
+	T_EQ_INT(pthread_create(&t, NULL, bg_post_main, &b), 0);
+	for (int i = 0; i < 1000 && t_llm_requests(&llm, 99, NULL, NULL) == 0; i++)
+		usleep(10000);
+	T_EQ_INT(t_llm_requests(&llm, 99, NULL, NULL), 1);
+	uint64_t t0 = base_now_ns();
+	T_EQ_INT(stop(&s), 0);
+	pthread_join(t, NULL);
+	double secs = (double)(base_now_ns() - t0) / 1e9;
+	if (secs > 8)
+		T_FAIL("shutdown took %.1f s with an LLM call in flight", secs);
+	expect_error(&b.r, 503, "shutting_down");
+	t_llm_stop(&llm);
+	cleanup(&s);
+}
+
 T_MAIN(T_ENTRY(routes), T_ENTRY(errors), T_ENTRY(traversal), T_ENTRY(auth), T_ENTRY(mcp_http), T_ENTRY(mcp_stdio),
        T_ENTRY(concurrent), T_ENTRY(search_page), T_ENTRY(agent_routes_refuse_bad_requests), T_ENTRY(agent_ask_http),
-       T_ENTRY(agent_edit_http), T_ENTRY(agent_chat_http))
+       T_ENTRY(agent_edit_http), T_ENTRY(agent_chat_http), T_ENTRY(agent_shutdown_cancels))
