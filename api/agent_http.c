@@ -80,8 +80,13 @@ static int fail_status(const struct job *j, int code, const char **ecode)
 	case BASE_E_INVAL:
 	case BASE_E_PARSE:
 	case BASE_E_NOTFOUND:
-		*ecode = j->kind == JOB_EDIT ? "invalid_edit" : j->kind == JOB_CHAT ? "bad_request" : "bad_model_output";
-		return j->kind == JOB_CHAT && code == BASE_E_INVAL ? 400 : 422;
+		/* an edit the model got wrong; else a bad request (INVAL) or a garbled stream */
+		if (j->kind == JOB_EDIT) {
+			*ecode = "invalid_edit";
+			return 422;
+		}
+		*ecode = code == BASE_E_INVAL ? "bad_request" : "llm_error";
+		return code == BASE_E_INVAL ? 400 : 502;
 	default:
 		*ecode = "agent_failed";
 		return 500;
