@@ -130,6 +130,7 @@ static void cleanup(struct server *s)
 struct reply {
 	long status;
 	struct base_buf body;
+	uint64_t t0, first_ns, last_ns; /* request start, first and last body bytes */
 	char session[64];
 	bool www_auth;
 };
@@ -137,6 +138,9 @@ struct reply {
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
 	struct reply *r = ud;
+	r->last_ns = base_now_ns();
+	if (!r->first_ns)
+		r->first_ns = r->last_ns;
 	if (base_buf_add(&r->body, p, size * n))
 		return 0;
 	return size * n;
@@ -159,6 +163,7 @@ static void request(const struct server *s, const char *method, const char *path
 {
 	memset(r, 0, sizeof(*r));
 	base_buf_init(&r->body, BASE_CAP_TEXT);
+	r->t0 = base_now_ns();
 	CURL *c = curl_easy_init();
 	char url[4096];
 	snprintf(url, sizeof(url), "%s%s", s->url, path);
@@ -710,7 +715,7 @@ static void agent_ask_http(void)
 	struct server s;
 	make_repo(&s);
 	struct t_llm llm;
-	struct t_llm_resp script[] = { { T_LLM_SSE, answer_text, 200, false }, { T_LLM_SSE, answer_text, 200, true } };
+	struct t_llm_resp script[] = { { T_LLM_SSE, answer_text, 200, false }, { T_LLM_SLOW, answer_text, 200, true } };
 	t_llm_start(&llm, script, 2);
 	const char *extra[] = { "--llm", llm.url, "--llm-model", "coder", NULL };
 	start(&s, extra);
@@ -741,9 +746,12 @@ static void agent_ask_http(void)
 	T_TRUE(strstr(t_user_content(body), "Question: how does the cache evict the oldest entry") != NULL);
 	json_decref(body);
 
-	/* streamed: the deltas in order, then the result */
+	/* streamed: the deltas in order, as they come (100 ms apart), then the result */
 	post_json(&s, "/v1/ask", "{\"question\":\"how does the cache evict\",\"stream\":true,\"model\":\"other\"}", &r);
 	T_EQ_INT(r.status, 200);
+	double first_ms = (double)(r.first_ns - r.t0) / 1e6, last_ms = (double)(r.last_ns - r.t0) / 1e6;
+	if (last_ms < 500 || first_ms > last_ms - 400)
+		T_FAIL("not streamed: first body byte after %.0f ms, last after %.0f ms", first_ms, last_ms);
 	struct sse_events ev;
 	sse_parse(r.body.data, &ev);
 	T_TRUE(ev.n >= 4);
