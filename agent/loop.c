@@ -149,8 +149,8 @@ int agent_edit(struct idx_reader *r, struct agent_tok *tok, const struct agent_e
 						      (json_int_t)ch.v[i].fuzzy, "turn", (int)turn);
 				json_array_append_new(ts.files, f);
 			}
-			if (base_buf_adds(&ts.diff, diff)) {
-		}
+			if (base_buf_adds(&ts.diff, diff))
+				rc = base_err_set(err, BASE_E_TOOBIG, "the edits' diff is over %zu bytes", (size_t)BASE_CAP_TEXT);
 		}
 		if (!rc && req->apply) {
 			rc = agent_changes_apply(req->root, &ch, err);
