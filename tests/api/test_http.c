@@ -88,6 +88,7 @@ static void start(struct server *s, const char *const *extra)
 			argv[n++] = extra[i];
 		argv[n] = NULL;
 		dup2(fd, 2);
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed case must not leave the server running */
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
