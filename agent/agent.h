@@ -33,6 +33,7 @@
 #ifndef LODE_AGENT_H
 #define LODE_AGENT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -153,6 +154,13 @@ struct agent_llm {
 	long backoff_ms;         /* first backoff, doubled each time; 0: 500 */
 	double temperature;      /* <0: not sent */
 	long max_tokens;         /* 0: not sent */
+	/* More request fields (an object, borrowed), merged over the ones above
+	 * ("messages" included: the chat proxy forwards the client's own);
+	 * "stream" is always true. NULL: none. */
+	const json_t *extra;
+	/* When non-NULL and set, the call stops within about a second with
+	 * BASE_E_INTERRUPTED (a server shutting down). */
+	const atomic_bool *cancel;
 };
 
 /** Fill from the environment: LODE_LLM_URL, LODE_LLM_MODEL, LODE_LLM_KEY. */
@@ -217,6 +225,34 @@ struct agent_ask_req {
  */
 int agent_ask(struct idx_reader *r, struct agent_tok *tok, const struct agent_ask_req *req, agent_delta_fn *fn,
 	      void *payload, json_t **out, struct base_err *err);
+
+/* ------------------------------------------------------------------------
+ * The chat proxy (chat.c): POST /v1/chat/completions
+ * ------------------------------------------------------------------------ */
+
+struct agent_chat_req {
+	const json_t *messages; /* the client's OpenAI messages (borrowed) */
+	size_t budget;          /* 0: AGENT_DEFAULT_BUDGET */
+	size_t reserve;         /* tokens for the reply; 0: AGENT_DEFAULT_RESERVE, at most budget/4 */
+	size_t k;
+	struct agent_llm llm;   /* llm.extra: the client's other fields (temperature, ...) */
+};
+
+/**
+ * Retrieve context for the latest user message and forward the
+ * conversation with that message prefixed by the packed context
+ * ("Context:\n\n<blocks>\n<the message>"), so earlier turns stay a
+ * byte-identical prefix the LLM server's prompt cache can reuse. Every
+ * message's tokens (content plus the template allowance) count against
+ * the budget with the reserve (sent as max_tokens unless the client set
+ * it). Content is a string or an array of text parts. Deltas stream
+ * through `fn`; *out (may be NULL) gets {"answer","context":{"budget",
+ * "tokens","prompt_tokens","reserve","tokenizer","exact","blocks"}}.
+ * BASE_E_INVAL names a malformed message; BASE_E_TOOBIG when the
+ * conversation alone does not fit.
+ */
+int agent_chat(struct idx_reader *r, struct agent_tok *tok, const struct agent_chat_req *req, agent_delta_fn *fn,
+	       void *payload, json_t **out, struct base_err *err);
 
 /**
  * The path:line citations in `text` (path:N or path:N-M), each checked:
@@ -293,11 +329,15 @@ int agent_changes_apply(const char *root, const struct agent_changes *c, struct 
 int agent_undo(const char *root, json_t **out, struct base_err *err);
 
 /**
- * Make the index reflect the files just written before the next retrieval.
- * See the call site in edit.c: it is the one place to switch to the
- * watcher's idx_wait_indexed().
+ * Make the index reflect the files just written before the next retrieval,
+ * from a process without a watcher of its own: index them here, or when
+ * another process's watcher holds the writer lock (BASE_E_BUSY), wait
+ * until it indexed them (idx_wait_indexed, up to 10 s).
  */
 int agent_reindex(const char *root, const char *const *paths, size_t n, struct base_err *err);
+
+/** Re-indexing after an apply, for a process that runs its own watcher. */
+typedef int agent_reindex_fn(void *payload, const char *const *paths, size_t n, struct base_err *err);
 
 struct agent_edit_req {
 	const char *root;
@@ -310,6 +350,10 @@ struct agent_edit_req {
 	unsigned max_turns;   /* 0: 3 */
 	long test_timeout_ms; /* 0: 600000 */
 	struct agent_llm llm;
+	/* After each apply, before the next retrieval; NULL: agent_reindex.
+	 * lode serve passes its watcher's read-your-writes call. */
+	agent_reindex_fn *reindex;
+	void *reindex_payload;
 };
 
 /**

@@ -17,9 +17,6 @@
 
 #include "base/banned.h"
 
-/* Tokens a chat template adds around one message (role markers, BOS/EOS):
- * 8 covers ChatML (Qwen), Llama 3 and Mistral templates. */
-#define MSG_OVERHEAD 8
 
 static const char ask_system[] =
 	"You are lode, an assistant that answers questions about a code repository.\n"
@@ -115,16 +112,16 @@ json_t *agent_citations(const char *root, const char *text, size_t len)
 	return arr;
 }
 
-int agent__pack_prompt(struct idx_reader *r, struct agent_tok *tok, const char *system, const char *query,
-		       const char *question, size_t budget, size_t reserve, size_t k, struct agent_pack *p,
-		       char **user_out, size_t *prompt_tokens, struct base_err *err)
+int agent__pack_prompt(struct idx_reader *r, struct agent_tok *tok, const char *system, size_t other_tokens,
+		       const char *query, const char *question, size_t budget, size_t reserve, size_t k,
+		       struct agent_pack *p, char **user_out, size_t *prompt_tokens, struct base_err *err)
 {
 	memset(p, 0, sizeof(*p));
 	*user_out = NULL;
-	size_t ts, tu;
+	size_t ts = 0, tu;
 	char *empty = base_strdup(question);
 	char *u0 = prompt_user("", empty);
-	int rc = agent__count(tok, system, &ts, err);
+	int rc = system ? agent__count(tok, system, &ts, err) : BASE_OK;
 	if (!rc)
 		rc = agent__count(tok, u0, &tu, err);
 	base_free(u0);
@@ -132,13 +129,14 @@ int agent__pack_prompt(struct idx_reader *r, struct agent_tok *tok, const char *
 		base_free(empty);
 		return rc;
 	}
-	size_t fixed = ts + tu + 2 * MSG_OVERHEAD + reserve;
+	ts += other_tokens + (system ? AGENT__MSG_OVERHEAD : 0);
+	size_t fixed = ts + tu + AGENT__MSG_OVERHEAD + reserve;
 	if (fixed > budget) {
 		base_free(empty);
 		return base_err_set(err, BASE_E_TOOBIG,
-				    "budget of %zu tokens is too small: the system text, question and reply reserve "
+				    "budget of %zu tokens is too small: the %s, question and reply reserve "
 				    "alone take %zu",
-				    budget, fixed);
+				    budget, system ? "system text" : "conversation", fixed);
 	}
 	size_t ctx_budget = budget - fixed;
 	for (int tries = 0; tries < 8; tries++) {
@@ -154,7 +152,7 @@ int agent__pack_prompt(struct idx_reader *r, struct agent_tok *tok, const char *
 			base_free(user);
 			break;
 		}
-		size_t total = ts + tu2 + 2 * MSG_OVERHEAD;
+		size_t total = ts + tu2 + AGENT__MSG_OVERHEAD;
 		if (total + reserve <= budget || p->nblocks == 0) {
 			*user_out = user;
 			*prompt_tokens = total;
@@ -170,6 +168,17 @@ int agent__pack_prompt(struct idx_reader *r, struct agent_tok *tok, const char *
 	return rc;
 }
 
+json_t *agent__blocks_json(const struct agent_pack *p)
+{
+	json_t *blocks = json_array();
+	for (size_t b = 0; b < p->nblocks; b++)
+		json_array_append_new(blocks, json_pack("{sosIsIsb}", "path",
+							agent__json_text(p->blocks[b].path, strlen(p->blocks[b].path)),
+							"start_line", (json_int_t)p->blocks[b].start_line, "end_line",
+							(json_int_t)p->blocks[b].end_line, "outline", p->blocks[b].outline));
+	return blocks;
+}
+
 int agent_ask(struct idx_reader *r, struct agent_tok *tok, const struct agent_ask_req *req, agent_delta_fn *fn,
 	      void *payload, json_t **out, struct base_err *err)
 {
@@ -183,7 +192,7 @@ int agent_ask(struct idx_reader *r, struct agent_tok *tok, const struct agent_as
 	char *user = NULL;
 	size_t prompt_tokens = 0;
 	char *question = base_strfmt("Question: %s", req->question);
-	int rc = agent__pack_prompt(r, tok, ask_system, req->question, question, budget, reserve, req->k, &p, &user,
+	int rc = agent__pack_prompt(r, tok, ask_system, 0, req->question, question, budget, reserve, req->k, &p, &user,
 				    &prompt_tokens, err);
 	base_free(question);
 	if (rc) {
@@ -206,12 +215,7 @@ int agent_ask(struct idx_reader *r, struct agent_tok *tok, const struct agent_as
 			if (!json_is_true(json_object_get(c, "valid")))
 				json_array_append(invalid, c);
 		}
-		json_t *blocks = json_array();
-		for (size_t b = 0; b < p.nblocks; b++)
-			json_array_append_new(blocks, json_pack("{sosIsIsb}", "path",
-								agent__json_text(p.blocks[b].path, strlen(p.blocks[b].path)),
-								"start_line", (json_int_t)p.blocks[b].start_line, "end_line",
-								(json_int_t)p.blocks[b].end_line, "outline", p.blocks[b].outline));
+		json_t *blocks = agent__blocks_json(&p);
 		json_t *ctx = json_pack("{sIsIsIsIsssbso}", "budget", (json_int_t)budget, "tokens", (json_int_t)p.tokens,
 					"prompt_tokens", (json_int_t)prompt_tokens, "reserve", (json_int_t)reserve,
 					"tokenizer", agent_tok_name(tok), "exact", agent_tok_exact(tok), "blocks", blocks);

@@ -42,6 +42,7 @@
 #include "agent/internal.h"
 #include "indexer/indexer.h"
 #include "indexer/lang.h"
+#include "indexer/watch.h"
 
 #include "base/banned.h"
 
@@ -1088,19 +1089,12 @@ out:
 
 int agent_reindex(const char *root, const char *const *paths, size_t n, struct base_err *err)
 {
-	(void)paths, (void)n;
-	/*
-	 * LEAD: switch to the watcher's read-your-writes call here:
-	 *     return idx_wait_indexed(root, paths, n, 10000, err);
-	 * Until then: re-index ourselves unless a watcher holds the writer
-	 * lock (BASE_E_BUSY), in which case it picks the files up itself.
-	 */
 	struct idx_options o = { .root = root };
 	struct idx_summary s;
 	struct base_err e;
 	int rc = idx_index(&o, &s, &e);
-	if (rc == BASE_E_BUSY)
-		return BASE_OK;
+	if (rc == BASE_E_BUSY) /* a watcher elsewhere holds the writer lock: read-your-writes through it */
+		rc = idx_wait_indexed(root, paths, n, 10000, &e);
 	if (rc && err)
 		*err = e;
 	return rc;

@@ -19,15 +19,22 @@ bool agent__path_ok(const char *rel);
 /** Read root/rel into b; BASE_E_NOTFOUND when missing. Follows no symlink out of root. */
 int agent__read_repo_file(const char *root, const char *rel, struct base_buf *b, struct base_err *err);
 
+/* Tokens a chat template adds around one message (role markers, BOS/EOS):
+ * 8 covers ChatML (Qwen), Llama 3 and Mistral templates. */
+#define AGENT__MSG_OVERHEAD 8
+
 /*
- * Pack context for `query` so that system + user(context, question) + the
- * chat template's allowance + reserve <= budget, measured on the final
- * text. *user_out gets the user message (heap), *prompt_tokens the prompt's
- * tokens. Release `p` also on failure.
+ * Pack context for `query` so that system (NULL: no system message) +
+ * other_tokens (earlier messages, their allowance included) + user(context,
+ * question) + the chat template's allowance + reserve <= budget, measured
+ * on the final text. *user_out gets the user message (heap),
+ * *prompt_tokens the prompt's tokens. Release `p` also on failure.
  */
-int agent__pack_prompt(struct idx_reader *r, struct agent_tok *tok, const char *system, const char *query,
-		       const char *question, size_t budget, size_t reserve, size_t k, struct agent_pack *p,
-		       char **user_out, size_t *prompt_tokens, struct base_err *err);
+int agent__pack_prompt(struct idx_reader *r, struct agent_tok *tok, const char *system, size_t other_tokens,
+		       const char *query, const char *question, size_t budget, size_t reserve, size_t k,
+		       struct agent_pack *p, char **user_out, size_t *prompt_tokens, struct base_err *err);
+/* The packed blocks as JSON: [{"path","start_line","end_line","outline"}]. */
+json_t *agent__blocks_json(const struct agent_pack *p);
 
 /*
  * Run argv (or `sh -c cmd` when argv is NULL) in `cwd`, stdout and stderr

@@ -158,6 +158,8 @@ struct attempt {
 	uint64_t last_byte_ns;
 	long idle_ms;
 	bool idle_expired;
+	bool cancelled;
+	const atomic_bool *cancel;
 	size_t delivered; /* bytes of text delivered (reply length) */
 };
 
@@ -187,6 +189,10 @@ static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, cu
 {
 	(void)dt, (void)dn, (void)ut, (void)un;
 	struct attempt *a = ud;
+	if (a->cancel && atomic_load(a->cancel)) {
+		a->cancelled = true;
+		return 1;
+	}
 	if ((base_now_ns() - a->last_byte_ns) / 1000000 > (uint64_t)a->idle_ms) {
 		a->idle_expired = true;
 		return 1;
@@ -230,6 +236,10 @@ static char *request_body(const struct agent_llm *l, const struct agent_msg *msg
 		json_object_set_new(req, "temperature", json_real(l->temperature));
 	if (l->max_tokens > 0)
 		json_object_set_new(req, "max_tokens", json_integer(l->max_tokens));
+	if (l->extra) {
+		json_object_update(req, (json_t *)l->extra);
+		json_object_set_new(req, "stream", json_true());
+	}
 	char *s = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
 	char *out = base_strdup(s);
@@ -253,6 +263,7 @@ static int attempt_once(const struct agent_llm *l, const char *url, const char *
 	base_buf_init(&a.body, ERRBODY_CAP + 1);
 	a.idle_ms = l->idle_timeout_ms > 0 ? l->idle_timeout_ms : 120000;
 	a.last_byte_ns = base_now_ns();
+	a.cancel = l->cancel;
 	struct curl_slist *hdr = NULL;
 	hdr = curl_slist_append(hdr, "Content-Type: application/json");
 	hdr = curl_slist_append(hdr, "Accept: text/event-stream");
@@ -285,6 +296,9 @@ static int attempt_once(const struct agent_llm *l, const char *url, const char *
 	int res;
 	if (a.sse.stopped) {
 		res = TRY_OK;
+	} else if (a.cancelled) {
+		base_err_set(err, BASE_E_INTERRUPTED, "LLM server %s: the request was cancelled", url);
+		res = TRY_FAIL;
 	} else if (a.idle_expired) {
 		base_err_set(err, BASE_E_IO, "LLM server %s: no data for %ld ms (timeout)", url, a.idle_ms);
 		res = TRY_FAIL;
@@ -355,7 +369,7 @@ int agent_llm_chat(const struct agent_llm *l, const struct agent_msg *msgs, size
 	int res = TRY_FAIL;
 	for (int i = 0; i <= retries; i++) {
 		res = attempt_once(l, url, body, fn, payload, reply, &e);
-		if (res != TRY_RETRY)
+		if (res != TRY_RETRY || (l->cancel && atomic_load(l->cancel)))
 			break;
 		if (i < retries) {
 			BASE_LOG(BASE_LOG_INFO, "%s; retrying in %ld ms", e.msg, backoff);

@@ -113,7 +113,7 @@ int agent_edit(struct idx_reader *r, struct agent_tok *tok, const struct agent_e
 		struct agent_pack p;
 		char *user = NULL;
 		size_t ptok = 0;
-		rc = agent__pack_prompt(r, tok, edit_system, req->instruction, question, budget, reserve, req->k, &p,
+		rc = agent__pack_prompt(r, tok, edit_system, 0, req->instruction, question, budget, reserve, req->k, &p,
 					&user, &ptok, err);
 		base_free(question);
 		agent_pack_release(&p);
@@ -149,8 +149,8 @@ int agent_edit(struct idx_reader *r, struct agent_tok *tok, const struct agent_e
 						      (json_int_t)ch.v[i].fuzzy, "turn", (int)turn);
 				json_array_append_new(ts.files, f);
 			}
-			if (base_buf_adds(&ts.diff, diff)) {
-		}
+			if (base_buf_adds(&ts.diff, diff))
+				rc = base_err_set(err, BASE_E_TOOBIG, "the edits' diff is over %zu bytes", (size_t)BASE_CAP_TEXT);
 		}
 		if (!rc && req->apply) {
 			rc = agent_changes_apply(req->root, &ch, err);
@@ -161,7 +161,9 @@ int agent_edit(struct idx_reader *r, struct agent_tok *tok, const struct agent_e
 					paths[i] = ch.v[i].path;
 				struct base_err e2;
 				/* the one place where edits wait for the index (see agent_reindex) */
-				if (agent_reindex(req->root, paths, ch.n, &e2))
+				int ri = req->reindex ? req->reindex(req->reindex_payload, paths, ch.n, &e2)
+						      : agent_reindex(req->root, paths, ch.n, &e2);
+				if (ri)
 					BASE_LOG(BASE_LOG_WARN, "re-indexing after the edit failed: %s", e2.msg);
 				base_free(paths);
 			}

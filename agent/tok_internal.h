@@ -22,4 +22,8 @@ void agent__tok_http_close(struct tok_http *h);
 int agent__tok_http_encode(struct tok_http *h, const char *text, size_t len, int32_t *ids, size_t cap, size_t *n,
 			   struct base_err *err);
 
+struct agent_tok;
+/** The byte-level BPE vocabulary of a GGUF file (tok_gguf.c); `name` labels the counter. */
+struct agent_tok *agent__tok_gguf_open(const char *path, const char *name, struct base_err *err);
+
 #endif /* LODE_AGENT_TOK_INTERNAL_H */

@@ -51,9 +51,8 @@ struct agent_tok *agent_tok_open(const char *spec, struct base_err *err)
 		return t;
 	}
 	if (ends_with(spec, ".gguf")) {
-		base_err_set(err, BASE_E_UNSUPPORTED, "%s: GGUF vocabularies are not supported yet", spec);
 		base_free(t);
-		return NULL;
+		return agent__tok_gguf_open(spec, base_name(spec), err);
 	}
 	enum bpe_pre pre;
 	t->kind = TOK_BPE;

@@ -8,8 +8,9 @@
  *                         (never below the true count for the supported
  *                         families on code and prose); outputs say so
  *   "PATH/tokenizer.json" a Hugging Face tokenizer (byte-level BPE)
- *   "PATH.gguf"           the vocabulary of a GGUF model (not yet: the
- *                         GGUF reader calls agent_tok_from_vocab)
+ *   "PATH.gguf"           the byte-level BPE vocabulary of a GGUF model
+ *                         (tokenizer.ggml.model "gpt2"; tokens, merges,
+ *                         token_type, pre), through agent_tok_from_vocab
  *   "http://HOST:PORT[/P]" the LLM server's P/tokenize endpoint
  *                         (llama.cpp: POST {"content": text} ->
  *                         {"tokens": [ids...]}); one request per count

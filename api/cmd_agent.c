@@ -17,37 +17,72 @@
 
 #include "base/banned.h"
 
-/* Options the agent commands share. */
-struct agent_opts {
-	const char *repo;
-	const char *tokenizer;
-	unsigned long long budget, reserve, k, max_turns;
-	bool json, apply;
-	const char *test_cmd;
-	struct agent_llm llm;
-};
-
-enum {
-	O_REPO = 1000, O_BUDGET, O_RESERVE, O_TOKENIZER, O_JSON, O_LLM, O_MODEL, O_APPLY, O_TEST, O_TURNS, O_TIMEOUT,
-	O_K,
-};
-
 static const struct option agent_longopts[] = {
-	{ "repo", required_argument, NULL, O_REPO },	     { "budget", required_argument, NULL, O_BUDGET },
-	{ "reserve", required_argument, NULL, O_RESERVE },   { "tokenizer", required_argument, NULL, O_TOKENIZER },
-	{ "json", no_argument, NULL, O_JSON },		     { "llm", required_argument, NULL, O_LLM },
-	{ "llm-model", required_argument, NULL, O_MODEL },   { "apply", no_argument, NULL, O_APPLY },
-	{ "test", required_argument, NULL, O_TEST },	     { "max-turns", required_argument, NULL, O_TURNS },
-	{ "llm-timeout", required_argument, NULL, O_TIMEOUT }, { "candidates", required_argument, NULL, O_K },
-	{ "help", no_argument, NULL, 'h' },		     { NULL, 0, NULL, 0 },
+	API_AGENT_LONGOPTS,
+	{ "repo", required_argument, NULL, API_O_REPO },	    { "reserve", required_argument, NULL, API_O_RESERVE },
+	{ "json", no_argument, NULL, API_O_JSON },		    { "apply", no_argument, NULL, API_O_APPLY },
+	{ "test", required_argument, NULL, API_O_TEST },	    { "max-turns", required_argument, NULL, API_O_TURNS },
+	{ "candidates", required_argument, NULL, API_O_K },	    { "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
 };
+
+int api__agent_option(const char *cmd, int id, const char *arg, struct api_agent_opts *o)
+{
+	unsigned long long v;
+	switch (id) {
+	case API_O_REPO:
+		o->repo = arg;
+		break;
+	case API_O_BUDGET:
+		if (!api__parse_uint(arg, 10000000, &o->budget) || o->budget < 1)
+			return api__usage_error(cmd, "--budget needs a number of tokens from 1 to 10000000");
+		break;
+	case API_O_RESERVE:
+		if (!api__parse_uint(arg, 10000000, &o->reserve))
+			return api__usage_error(cmd, "--reserve needs a number of tokens");
+		break;
+	case API_O_TOKENIZER:
+		o->tokenizer = arg;
+		break;
+	case API_O_JSON:
+		o->json = true;
+		break;
+	case API_O_LLM:
+		o->llm.url = arg;
+		break;
+	case API_O_MODEL:
+		o->llm.model = arg;
+		break;
+	case API_O_APPLY:
+		o->apply = true;
+		break;
+	case API_O_TEST:
+		o->test_cmd = arg;
+		break;
+	case API_O_TURNS:
+		if (!api__parse_uint(arg, 20, &o->max_turns) || o->max_turns < 1)
+			return api__usage_error(cmd, "--max-turns needs a number from 1 to 20");
+		break;
+	case API_O_TIMEOUT:
+		if (!api__parse_uint(arg, 86400000, &v) || v < 1)
+			return api__usage_error(cmd, "--llm-timeout needs milliseconds");
+		o->llm.idle_timeout_ms = (long)v;
+		break;
+	case API_O_K:
+		if (!api__parse_uint(arg, 1000, &o->k) || o->k < 1)
+			return api__usage_error(cmd, "--candidates needs a number from 1 to 1000");
+		break;
+	default:
+		return api__usage_error(cmd, "unknown option");
+	}
+	return API_EXIT_OK;
+}
 
 /* Parse; `allowed` lists the option ids this command takes. Returns -1 after
  * --help, an exit code on errors, 0 otherwise. */
 static int parse_agent_opts(int argc, char **argv, const char *cmd, const char *help, const int *allowed,
-			    struct agent_opts *o)
+			    struct api_agent_opts *o)
 {
-	unsigned long long v;
 	int ch;
 	while ((ch = getopt_long(argc, argv, "h", agent_longopts, NULL)) != -1) {
 		if (ch == 'h') {
@@ -59,57 +94,14 @@ static int parse_agent_opts(int argc, char **argv, const char *cmd, const char *
 			ok |= *a == ch;
 		if (!ok)
 			return api__usage_error(cmd, "unknown option");
-		switch (ch) {
-		case O_REPO:
-			o->repo = optarg;
-			break;
-		case O_BUDGET:
-			if (!api__parse_uint(optarg, 10000000, &o->budget) || o->budget < 1)
-				return api__usage_error(cmd, "--budget needs a number of tokens from 1 to 10000000");
-			break;
-		case O_RESERVE:
-			if (!api__parse_uint(optarg, 10000000, &o->reserve))
-				return api__usage_error(cmd, "--reserve needs a number of tokens");
-			break;
-		case O_TOKENIZER:
-			o->tokenizer = optarg;
-			break;
-		case O_JSON:
-			o->json = true;
-			break;
-		case O_LLM:
-			o->llm.url = optarg;
-			break;
-		case O_MODEL:
-			o->llm.model = optarg;
-			break;
-		case O_APPLY:
-			o->apply = true;
-			break;
-		case O_TEST:
-			o->test_cmd = optarg;
-			break;
-		case O_TURNS:
-			if (!api__parse_uint(optarg, 20, &o->max_turns) || o->max_turns < 1)
-				return api__usage_error(cmd, "--max-turns needs a number from 1 to 20");
-			break;
-		case O_TIMEOUT:
-			if (!api__parse_uint(optarg, 86400000, &v) || v < 1)
-				return api__usage_error(cmd, "--llm-timeout needs milliseconds");
-			o->llm.idle_timeout_ms = (long)v;
-			break;
-		case O_K:
-			if (!api__parse_uint(optarg, 1000, &o->k) || o->k < 1)
-				return api__usage_error(cmd, "--candidates needs a number from 1 to 1000");
-			break;
-		default:
-			return api__usage_error(cmd, "unknown option");
-		}
+		int code = api__agent_option(cmd, ch, optarg, o);
+		if (code)
+			return code;
 	}
 	return API_EXIT_OK;
 }
 
-static struct agent_tok *open_tok(const char *spec, int *code)
+struct agent_tok *api__open_tok(const char *spec, int *code)
 {
 	struct base_err err;
 	struct agent_tok *t = agent_tok_open(spec ? spec : getenv("LODE_TOKENIZER"), &err);
@@ -136,8 +128,8 @@ static const char context_help[] =
 
 static int cmd_context(int argc, char **argv)
 {
-	static const int allowed[] = { O_REPO, O_BUDGET, O_RESERVE, O_TOKENIZER, O_JSON, O_K, 0 };
-	struct agent_opts o = { 0 };
+	static const int allowed[] = { API_O_REPO, API_O_BUDGET, API_O_RESERVE, API_O_TOKENIZER, API_O_JSON, API_O_K, 0 };
+	struct api_agent_opts o = { 0 };
 	int code = parse_agent_opts(argc, argv, "context", context_help, allowed, &o);
 	if (code)
 		return code < 0 ? API_EXIT_OK : code;
@@ -149,7 +141,7 @@ static int cmd_context(int argc, char **argv)
 		base_buf_release(&q);
 		return code;
 	}
-	struct agent_tok *tok = open_tok(o.tokenizer, &code);
+	struct agent_tok *tok = api__open_tok(o.tokenizer, &code);
 	struct idx_reader *r = tok ? api__open_reader(o.repo, &code) : NULL;
 	if (r) {
 		struct agent_context_req req = { q.data, q.len, (size_t)o.budget, (size_t)o.reserve, (size_t)o.k,
@@ -205,9 +197,9 @@ static int print_delta(void *payload, const char *text, size_t len)
 
 static int cmd_ask(int argc, char **argv)
 {
-	static const int allowed[] = { O_REPO, O_BUDGET, O_RESERVE, O_TOKENIZER, O_JSON, O_LLM, O_MODEL, O_TIMEOUT,
-				       O_K, 0 };
-	struct agent_opts o = { 0 };
+	static const int allowed[] = { API_O_REPO, API_O_BUDGET, API_O_RESERVE, API_O_TOKENIZER, API_O_JSON, API_O_LLM, API_O_MODEL, API_O_TIMEOUT,
+				       API_O_K, 0 };
+	struct api_agent_opts o = { 0 };
 	o.llm.temperature = -1;
 	int code = parse_agent_opts(argc, argv, "ask", ask_help, allowed, &o);
 	if (code)
@@ -224,7 +216,7 @@ static int cmd_ask(int argc, char **argv)
 		return code;
 	}
 	agent_llm_init();
-	struct agent_tok *tok = open_tok(o.tokenizer, &code);
+	struct agent_tok *tok = api__open_tok(o.tokenizer, &code);
 	struct idx_reader *r = tok ? api__open_reader(o.repo, &code) : NULL;
 	if (r) {
 		struct agent_ask_req req = { idx_reader_root(r), q.data, (size_t)o.budget, (size_t)o.reserve, (size_t)o.k,
@@ -284,9 +276,9 @@ static const char edit_help[] =
 
 static int cmd_edit(int argc, char **argv)
 {
-	static const int allowed[] = { O_REPO,  O_BUDGET, O_RESERVE, O_TOKENIZER, O_JSON,    O_LLM, O_MODEL,
-				       O_APPLY, O_TEST,   O_TURNS,   O_TIMEOUT,	  O_K,	     0 };
-	struct agent_opts o = { 0 };
+	static const int allowed[] = { API_O_REPO,  API_O_BUDGET, API_O_RESERVE, API_O_TOKENIZER, API_O_JSON,    API_O_LLM, API_O_MODEL,
+				       API_O_APPLY, API_O_TEST,   API_O_TURNS,   API_O_TIMEOUT,	  API_O_K,	     0 };
+	struct api_agent_opts o = { 0 };
 	o.llm.temperature = -1;
 	int code = parse_agent_opts(argc, argv, "edit", edit_help, allowed, &o);
 	if (code)
@@ -305,7 +297,7 @@ static int cmd_edit(int argc, char **argv)
 		return code;
 	}
 	agent_llm_init();
-	struct agent_tok *tok = open_tok(o.tokenizer, &code);
+	struct agent_tok *tok = api__open_tok(o.tokenizer, &code);
 	struct idx_reader *r = tok ? api__open_reader(o.repo, &code) : NULL;
 	if (r) {
 		struct agent_edit_req req = {
@@ -364,8 +356,8 @@ static const char undo_help[] = "usage: lode undo [--repo DIR] [--json]\n"
 
 static int cmd_undo(int argc, char **argv)
 {
-	static const int allowed[] = { O_REPO, O_JSON, 0 };
-	struct agent_opts o = { 0 };
+	static const int allowed[] = { API_O_REPO, API_O_JSON, 0 };
+	struct api_agent_opts o = { 0 };
 	int code = parse_agent_opts(argc, argv, "undo", undo_help, allowed, &o);
 	if (code)
 		return code < 0 ? API_EXIT_OK : code;

@@ -13,10 +13,7 @@
 
 #include "base/banned.h"
 
-#define BUDGET_MIN 50
-#define BUDGET_MAX 1000000
-
-json_t *api__context_json(struct idx_reader *r, json_t *args, char *msg, size_t cap)
+json_t *api__context_json(struct idx_reader *r, struct agent_tok *tok, json_t *args, char *msg, size_t cap)
 {
 	json_t *query = json_object_get(args, "query");
 	json_t *budget = json_object_get(args, "budget");
@@ -30,15 +27,15 @@ json_t *api__context_json(struct idx_reader *r, json_t *args, char *msg, size_t 
 	}
 	json_int_t b = AGENT_DEFAULT_BUDGET;
 	if (budget && !json_is_null(budget)) {
-		if (!json_is_integer(budget) || json_integer_value(budget) < BUDGET_MIN ||
-		    json_integer_value(budget) > BUDGET_MAX) {
-			snprintf(msg, cap, "\"budget\" must be an integer from %d to %d tokens", BUDGET_MIN, BUDGET_MAX);
+		if (!json_is_integer(budget) || json_integer_value(budget) < API_BUDGET_MIN ||
+		    json_integer_value(budget) > API_BUDGET_MAX) {
+			snprintf(msg, cap, "\"budget\" must be an integer from %d to %d tokens", API_BUDGET_MIN, API_BUDGET_MAX);
 			return NULL;
 		}
 		b = json_integer_value(budget);
 	}
 	struct base_err err;
-	struct agent_tok *t = agent_tok_open(getenv("LODE_TOKENIZER"), &err);
+	struct agent_tok *t = tok ? tok : agent_tok_open(getenv("LODE_TOKENIZER"), &err);
 	if (!t) {
 		snprintf(msg, cap, "%s", err.msg);
 		return NULL;
@@ -54,7 +51,8 @@ json_t *api__context_json(struct idx_reader *r, json_t *args, char *msg, size_t 
 		snprintf(msg, cap, "%s", err.msg);
 		out = NULL;
 	}
-	agent_tok_close(t);
+	if (t != tok)
+		agent_tok_close(t);
 	return out;
 }
 
@@ -64,7 +62,7 @@ void api__h_context(struct api_server *srv, const struct api_http_req *req, stru
 	if (!body)
 		return;
 	char msg[256];
-	json_t *out = api__context_json(srv->reader, body, msg, sizeof(msg));
+	json_t *out = api__context_json(srv->reader, srv->tok, body, msg, sizeof(msg));
 	json_decref(body);
 	if (out)
 		api__respond_json(resp, 200, out);

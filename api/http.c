@@ -25,6 +25,8 @@ void api__server_init(struct api_server *srv)
 	memset(srv->metrics, 0, sizeof(srv->metrics));
 	atomic_init(&srv->in_flight, 0);
 	pthread_mutex_init(&srv->mu, NULL);
+	pthread_mutex_init(&srv->edit_mu, NULL);
+	atomic_init(&srv->stopping, false);
 	memset(srv->sessions, 0, sizeof(srv->sessions));
 	srv->next_session = 0;
 }
@@ -32,6 +34,7 @@ void api__server_init(struct api_server *srv)
 void api__server_release(struct api_server *srv)
 {
 	pthread_mutex_destroy(&srv->mu);
+	pthread_mutex_destroy(&srv->edit_mu);
 }
 
 enum api_route api__route_of(const char *path)
@@ -584,6 +587,18 @@ void api__http_handle(struct api_server *srv, const struct api_http_req *req, st
 	case API_ROUTE_MCP:
 		if (method_is(req, "POST", resp, "POST"))
 			h_mcp(srv, req, resp);
+		break;
+	case API_ROUTE_ASK:
+		if (method_is(req, "POST", resp, "POST"))
+			api__h_ask(srv, req, resp);
+		break;
+	case API_ROUTE_EDIT:
+		if (method_is(req, "POST", resp, "POST"))
+			api__h_edit(srv, req, resp);
+		break;
+	case API_ROUTE_CHAT:
+		if (method_is(req, "POST", resp, "POST"))
+			api__h_chat(srv, req, resp);
 		break;
 	default:
 		api__respond_error(resp, 404, "not_found", "no route %s", p);

@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <pthread.h>
 
+#include "agent/agent.h"
 #include "indexer/reader.h"
 
 /* Limits: request body, query text, results. */
@@ -21,12 +22,15 @@
 #define API_QUERY_MAX ((size_t)64 << 10)
 #define API_K_MAX 100
 #define API_FILE_MAX ((size_t)4 << 20)
+/* Token budgets a request may ask for. */
+#define API_BUDGET_MIN 50
+#define API_BUDGET_MAX 1000000
 
 /* Routes, for metrics. */
 #define API_ROUTE_MAP(X)                                                                 \
 	X(HEALTHZ, "/healthz") X(STATUS, "/v1/status") X(SEARCH, "/v1/search")           \
 	X(CONTEXT, "/v1/context") X(FILE, "/v1/file") X(METRICS, "/metrics") X(PAGE, "/") \
-	X(MCP, "/mcp") X(OTHER, "other")
+	X(MCP, "/mcp") X(ASK, "/v1/ask") X(EDIT, "/v1/edit") X(CHAT, "/v1/chat/completions") X(OTHER, "other")
 
 enum api_route {
 #define API__ROUTE_ENUM(name, path) API_ROUTE_##name,
@@ -57,6 +61,16 @@ struct api_server {
 	void *watch_payload;
 	struct api_route_metrics metrics[API_ROUTE__COUNT];
 	atomic_uint_fast64_t in_flight;
+	/* the agent routes: the LLM (llm.url NULL: not configured), the
+	 * tokenizer, the default budget, how an applied edit reaches the index
+	 * (NULL: agent_reindex), and the flag that cancels them at shutdown */
+	struct agent_llm llm;
+	struct agent_tok *tok;
+	size_t budget;
+	agent_reindex_fn *reindex;
+	void *reindex_payload;
+	atomic_bool stopping;
+	pthread_mutex_t edit_mu; /* one applying edit at a time */
 	/* MCP sessions issued by initialize (streamable HTTP) */
 	pthread_mutex_t mu;
 	char sessions[API_SESSIONS][33];
@@ -77,6 +91,25 @@ struct api_http_req {
 	bool body_too_big;
 };
 
+/*
+ * A deferred answer. The agent routes take seconds to minutes, so their
+ * handler only checks the request and hands back a job; serve.c runs it on
+ * a thread of its own while the connection waits (suspended, holding no
+ * server thread). The job answers through the sink: begin once (status,
+ * content type; `stream`: send bytes as they are written, chunked, rather
+ * than the whole body at the end), then writes. A job that returns
+ * without begin is answered 500.
+ */
+struct api_sink {
+	int (*begin)(struct api_sink *s, int status, const char *content_type, bool stream);
+	int (*write)(struct api_sink *s, const char *data, size_t len); /* non-zero: the client is gone */
+};
+
+struct api_job {
+	void (*run)(struct api_job *j, struct api_sink *out);
+	void (*free)(struct api_job *j);
+};
+
 struct api_http_resp {
 	int status;
 	const char *content_type;
@@ -85,6 +118,7 @@ struct api_http_resp {
 	char session[33];          /* Mcp-Session-Id to send, or "" */
 	const char *www_authenticate; /* static, or NULL */
 	const char *allow;         /* static, for 405 */
+	struct api_job *job;       /* deferred: run it (body is NULL); the runner frees it */
 };
 
 void api__server_init(struct api_server *srv);
@@ -136,9 +170,19 @@ json_t *api__file_lines(const char *root, const char *rel, size_t len, long star
 			char *msg, size_t cap);
 
 /* Context (context.c). */
-/** `lode context --json`'s object for {"query", "budget"}; NULL with a message. */
-json_t *api__context_json(struct idx_reader *r, json_t *args, char *msg, size_t cap);
+/**
+ * `lode context --json`'s object for {"query", "budget"}, counted with `tok`
+ * (NULL: $LODE_TOKENIZER, else the estimate); NULL with a message.
+ */
+json_t *api__context_json(struct idx_reader *r, struct agent_tok *tok, json_t *args, char *msg, size_t cap);
 void api__h_context(struct api_server *srv, const struct api_http_req *req, struct api_http_resp *resp);
+
+/* The agent routes (agent_http.c): check the body, return a job. */
+void api__h_ask(struct api_server *srv, const struct api_http_req *req, struct api_http_resp *resp);
+void api__h_edit(struct api_server *srv, const struct api_http_req *req, struct api_http_resp *resp);
+void api__h_chat(struct api_server *srv, const struct api_http_req *req, struct api_http_resp *resp);
+/** Answer a whole response held in `r` (as api__respond_* fill it) through a sink; frees r->body. */
+void api__sink_resp(struct api_sink *s, struct api_http_resp *r);
 
 /** The search page (HTML, JavaScript inline). */
 extern const char api__page_html[];

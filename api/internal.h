@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 
+#include "agent/agent.h"
 #include "api/api.h"
 #include "base/base.h"
 #include "indexer/reader.h"
@@ -70,6 +71,34 @@ int api__read_query(int argc, char **argv, int first, struct base_buf *q);
 int api__cmd_eval(int argc, char **argv);
 
 /* cmd_agent.c */
+
+/* Options the agent commands (and lode serve, for its LLM) share. */
+struct api_agent_opts {
+	const char *repo;
+	const char *tokenizer;
+	unsigned long long budget, reserve, k, max_turns;
+	bool json, apply;
+	const char *test_cmd;
+	struct agent_llm llm;
+};
+
+enum {
+	API_O_REPO = 1000, API_O_BUDGET, API_O_RESERVE, API_O_TOKENIZER, API_O_JSON, API_O_LLM, API_O_MODEL, API_O_APPLY,
+	API_O_TEST, API_O_TURNS, API_O_TIMEOUT, API_O_K,
+};
+
+/* getopt_long entries for the LLM options: --llm, --llm-model, --llm-timeout, --budget, --tokenizer. */
+#define API_AGENT_LONGOPTS                                                                          \
+	{ "llm", required_argument, NULL, API_O_LLM }, { "llm-model", required_argument, NULL, API_O_MODEL }, \
+	{ "llm-timeout", required_argument, NULL, API_O_TIMEOUT },                                        \
+	{ "budget", required_argument, NULL, API_O_BUDGET },                                              \
+	{ "tokenizer", required_argument, NULL, API_O_TOKENIZER }
+
+/** Apply one option (an API_O_* id) to o: API_EXIT_OK or a usage error (printed). */
+int api__agent_option(const char *cmd, int id, const char *arg, struct api_agent_opts *o);
+/** Open the tokenizer `spec` (NULL: $LODE_TOKENIZER, else the estimate); NULL with the message printed. */
+struct agent_tok *api__open_tok(const char *spec, int *code);
+
 int api__cmd_ask(int argc, char **argv);
 int api__cmd_edit(int argc, char **argv);
 int api__cmd_undo(int argc, char **argv);

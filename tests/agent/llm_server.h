@@ -27,6 +27,7 @@ enum t_llm_kind {
 	T_LLM_HANG,    /* read the request, then answer nothing */
 	T_LLM_DROP,    /* stream the first half of `text`, then close */
 	T_LLM_JSON,    /* a non-streamed completion holding `text` */
+	T_LLM_SLOW,    /* as T_LLM_SSE, 100 ms between events */
 };
 
 struct t_llm_resp {
@@ -145,6 +146,7 @@ static void t_llm__serve(int fd, const struct t_llm_resp *r, const char *record)
 		return;
 	}
 	case T_LLM_SSE:
+	case T_LLM_SLOW:
 	case T_LLM_DROP: {
 		int n = snprintf(head, sizeof(head),
 				 "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
@@ -158,11 +160,13 @@ static void t_llm__serve(int fd, const struct t_llm_resp *r, const char *record)
 			/* never cut inside a UTF-8 sequence */
 			while (i + step < len && ((unsigned char)text[i + step] & 0xC0) == 0x80)
 				step++;
+			if (k > 0 && r->kind == T_LLM_SLOW)
+				t_llm__nap(100);
 			t_llm__event(fd, text + i, step, r->crlf, k % 3 == 1);
 			i += step;
 			k++;
 		}
-		if (r->kind == T_LLM_SSE) {
+		if (r->kind != T_LLM_DROP) {
 			const char *done = r->crlf ? "data: [DONE]\r\n\r\n" : "data: [DONE]\n\n";
 			t_llm__write(fd, done, strlen(done));
 		}

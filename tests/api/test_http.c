@@ -2,7 +2,9 @@
  * test_http.c: `lode serve` over real HTTP on 127.0.0.1 (libcurl), and
  * `lode mcp` over real pipes. Every route, every error class, auth, path
  * traversal tricks, limits, MCP sessions over both transports, concurrent
- * searches while the tree changes, and a graceful SIGTERM.
+ * searches while the tree changes, and a graceful SIGTERM; the agent
+ * routes (/v1/ask, /v1/edit, /v1/chat/completions) against a scripted LLM
+ * server (tests/agent/llm_server.h) that records the prompts it receives.
  */
 #include "test.h"
 
@@ -12,6 +14,9 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
+
+#include "agent/agent_test.h"
+#include "agent/llm_server.h"
 
 #include "base/banned.h"
 
@@ -83,6 +88,7 @@ static void start(struct server *s, const char *const *extra)
 			argv[n++] = extra[i];
 		argv[n] = NULL;
 		dup2(fd, 2);
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed case must not leave the server running */
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
@@ -125,6 +131,7 @@ static void cleanup(struct server *s)
 struct reply {
 	long status;
 	struct base_buf body;
+	uint64_t t0, first_ns, last_ns; /* request start, first and last body bytes */
 	char session[64];
 	bool www_auth;
 };
@@ -132,6 +139,9 @@ struct reply {
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
 	struct reply *r = ud;
+	r->last_ns = base_now_ns();
+	if (!r->first_ns)
+		r->first_ns = r->last_ns;
 	if (base_buf_add(&r->body, p, size * n))
 		return 0;
 	return size * n;
@@ -154,6 +164,7 @@ static void request(const struct server *s, const char *method, const char *path
 {
 	memset(r, 0, sizeof(*r));
 	base_buf_init(&r->body, BASE_CAP_TEXT);
+	r->t0 = base_now_ns();
 	CURL *c = curl_easy_init();
 	char url[4096];
 	snprintf(url, sizeof(url), "%s%s", s->url, path);
@@ -602,5 +613,422 @@ static void search_page(void)
 	cleanup(&s);
 }
 
+
+/* ---- the agent routes ------------------------------------------------------ */
+
+/* The data lines of an SSE body, in order (heap strings), and the event names before them. */
+struct sse_events {
+	char *data[256];
+	char *event[256];
+	size_t n;
+};
+
+static void sse_parse(const char *body, struct sse_events *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	const char *event = NULL;
+	size_t event_len = 0;
+	for (const char *p = body; *p;) {
+		size_t n = strcspn(p, "\n");
+		if (n >= 6 && strncmp(p, "event:", 6) == 0) {
+			event = p + 7;
+			event_len = n - 7;
+		} else if (n >= 6 && strncmp(p, "data: ", 6) == 0) {
+			T_TRUE(ev->n < 256);
+			ev->data[ev->n] = base_strndup(p + 6, n - 6);
+			ev->event[ev->n] = event ? base_strndup(event, event_len) : NULL;
+			ev->n++;
+			event = NULL;
+		}
+		p += n + (p[n] == '\n');
+	}
+}
+
+static void sse_release(struct sse_events *ev)
+{
+	for (size_t i = 0; i < ev->n; i++) {
+		base_free(ev->data[i]);
+		base_free(ev->event[i]);
+	}
+}
+
+static const char answer_text[] = "The cache evicts in src/cache.py:2-3 (evict_oldest); see also nowhere.c:7.";
+
+static void agent_routes_refuse_bad_requests(void)
+{
+	struct server s;
+	make_repo(&s);
+	unsetenv("LODE_LLM_URL");
+	start(&s, NULL);
+	struct reply r;
+	/* well-formed, but no LLM configured (unknown fields are ignored) */
+	post_json(&s, "/v1/ask", "{\"question\":\"how does eviction work\",\"whatever\":1}", &r);
+	expect_error(&r, 503, "llm_not_configured");
+	post_json(&s, "/v1/edit", "{\"instruction\":\"rename evict_oldest\"}", &r);
+	expect_error(&r, 503, "llm_not_configured");
+	post_json(&s, "/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", &r);
+	expect_error(&r, 503, "llm_not_configured");
+	request(&s, "GET", "/v1/ask", NULL, NULL, 0, NULL, &r);
+	expect_error(&r, 405, "method_not_allowed");
+	static const struct {
+		const char *route, *body, *names;
+	} bad[] = {
+		{ "/v1/ask", "", "JSON" },
+		{ "/v1/ask", "[1]", "object" },
+		{ "/v1/ask", "{\"question\":5}", "question" },
+		{ "/v1/ask", "{\"question\":\"\"}", "question" },
+		{ "/v1/ask", "{\"question\":\"x\",\"budget\":10}", "budget" },
+		{ "/v1/ask", "{\"question\":\"x\",\"budget\":\"big\"}", "budget" },
+		{ "/v1/ask", "{\"question\":\"x\",\"reserve\":-1}", "reserve" },
+		{ "/v1/ask", "{\"question\":\"x\",\"budget\":100,\"reserve\":100}", "reserve" },
+		{ "/v1/ask", "{\"question\":\"x\",\"stream\":\"yes\"}", "stream" },
+		{ "/v1/ask", "{\"question\":\"x\",\"model\":7}", "model" },
+		{ "/v1/edit", "{}", "instruction" },
+		{ "/v1/edit", "{\"instruction\":[\"x\"]}", "instruction" },
+		{ "/v1/edit", "{\"instruction\":\"x\",\"apply\":\"yes\"}", "apply" },
+		{ "/v1/edit", "{\"instruction\":\"x\",\"test\":\"rm -rf /\"}", "test" },
+		{ "/v1/edit", "{\"instruction\":\"x\",\"stream\":true}", "stream" },
+		{ "/v1/chat/completions", "{}", "messages" },
+		{ "/v1/chat/completions", "{\"messages\":[]}", "messages" },
+		{ "/v1/chat/completions", "{\"messages\":{\"role\":\"user\"}}", "messages" },
+		{ "/v1/chat/completions", "{\"messages\":[1]}", "messages\\\"[0]" },
+		{ "/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":5}]}", "messages\\\"[0]" },
+		{ "/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"},{\"content\":\"y\"}]}",
+		  "messages\\\"[1]" },
+		{ "/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"stream\":1}", "stream" },
+		{ "/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"max_tokens\":0}",
+		  "max_tokens" },
+		{ "/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"x\"}],\"n\":2}", "n" },
+	};
+	for (size_t i = 0; i < BASE_ARRAY_LEN(bad); i++) {
+		post_json(&s, bad[i].route, bad[i].body, &r);
+		if (r.status != 400 || !strstr(r.body.data, bad[i].names))
+			T_FAIL("%s %s: status %ld, want 400 naming %s: %s", bad[i].route, bad[i].body, r.status,
+			       bad[i].names, r.body.data);
+		expect_error(&r, 400, NULL);
+	}
+	T_EQ_INT(stop(&s), 0);
+	cleanup(&s);
+}
+
+static void agent_ask_http(void)
+{
+	struct server s;
+	make_repo(&s);
+	struct t_llm llm;
+	struct t_llm_resp script[] = { { T_LLM_SSE, answer_text, 200, false }, { T_LLM_SLOW, answer_text, 200, true } };
+	t_llm_start(&llm, script, 2);
+	const char *extra[] = { "--llm", llm.url, "--llm-model", "coder", NULL };
+	start(&s, extra);
+	struct reply r;
+	post_json(&s, "/v1/ask", "{\"question\":\"how does the cache evict the oldest entry\",\"budget\":600,\"reserve\":100}",
+		  &r);
+	T_EQ_INT(r.status, 200);
+	json_t *j = reply_json(&r);
+	T_EQ_STR(json_string_value(json_object_get(j, "answer")), answer_text);
+	json_t *cites = json_object_get(j, "citations");
+	T_EQ_INT(json_array_size(cites), 2);
+	T_TRUE(json_is_true(json_object_get(json_array_get(cites, 0), "valid")));
+	T_EQ_INT(json_array_size(json_object_get(j, "invalid")), 1);
+	json_t *ctx = json_object_get(j, "context");
+	T_EQ_INT(json_integer_value(json_object_get(ctx, "budget")), 600);
+	T_TRUE(json_integer_value(json_object_get(ctx, "prompt_tokens")) + 100 <= 600);
+	T_TRUE(json_array_size(json_object_get(ctx, "blocks")) >= 1);
+	json_decref(j);
+	base_buf_release(&r.body);
+	/* what the LLM got: within the budget, the context and the question */
+	json_t *body = NULL;
+	T_EQ_INT(t_llm_requests(&llm, 0, &body, NULL), 1);
+	T_EQ_STR(json_string_value(json_object_get(body, "model")), "coder");
+	T_EQ_INT(json_integer_value(json_object_get(body, "max_tokens")), 100);
+	if (t_prompt_tokens(body) + 100 > 600)
+		T_FAIL("prompt of %zu tokens + reserve 100 > budget 600", t_prompt_tokens(body));
+	T_TRUE(strstr(t_user_content(body), "src/cache.py:1-3") != NULL);
+	T_TRUE(strstr(t_user_content(body), "Question: how does the cache evict the oldest entry") != NULL);
+	json_decref(body);
+
+	/* streamed: the deltas in order, as they come (100 ms apart), then the result */
+	post_json(&s, "/v1/ask", "{\"question\":\"how does the cache evict\",\"stream\":true,\"model\":\"other\"}", &r);
+	T_EQ_INT(r.status, 200);
+	double first_ms = (double)(r.first_ns - r.t0) / 1e6, last_ms = (double)(r.last_ns - r.t0) / 1e6;
+	if (last_ms < 500 || first_ms > last_ms - 400)
+		T_FAIL("not streamed: first body byte after %.0f ms, last after %.0f ms", first_ms, last_ms);
+	struct sse_events ev;
+	sse_parse(r.body.data, &ev);
+	T_TRUE(ev.n >= 4);
+	struct base_buf text = BASE_BUF_INIT(BASE_CAP_TEXT);
+	for (size_t i = 0; i + 1 < ev.n; i++) {
+		T_TRUE(ev.event[i] == NULL);
+		json_t *d = json_loads(ev.data[i], 0, NULL);
+		T_TRUE(json_is_string(json_object_get(d, "delta")));
+		T_OK(base_buf_adds(&text, json_string_value(json_object_get(d, "delta"))));
+		json_decref(d);
+	}
+	T_EQ_STR(text.data, answer_text);
+	T_EQ_STR(ev.event[ev.n - 1], "result");
+	j = json_loads(ev.data[ev.n - 1], 0, NULL);
+	T_EQ_STR(json_string_value(json_object_get(j, "answer")), answer_text);
+	json_decref(j);
+	sse_release(&ev);
+	base_buf_release(&text);
+	base_buf_release(&r.body);
+	T_EQ_INT(t_llm_requests(&llm, 1, &body, NULL), 2);
+	T_EQ_STR(json_string_value(json_object_get(body, "model")), "other");
+	json_decref(body);
+
+	/* a budget the question alone overflows: a clear 400, no LLM call */
+	post_json(&s, "/v1/ask", "{\"question\":\"how does the cache evict the oldest entry\",\"budget\":50,\"reserve\":40}",
+		  &r);
+	expect_error(&r, 400, "budget_too_small");
+	T_EQ_INT(t_llm_requests(&llm, 99, NULL, NULL), 2);
+	T_EQ_INT(stop(&s), 0);
+	t_llm_stop(&llm);
+	cleanup(&s);
+}
+
+static const char marker_edit[] = "Make it return a marker.\n\n"
+				  "```python\n"
+				  "src/cache.py\n"
+				  "<<<<<<< SEARCH\n"
+				  "        return None\n"
+				  "=======\n"
+				  "        return zebra_quokka_marker\n"
+				  ">>>>>>> REPLACE\n"
+				  "```\n";
+
+static void agent_edit_http(void)
+{
+	struct server s;
+	make_repo(&s);
+	struct t_llm llm;
+	struct t_llm_resp script[] = {
+		{ T_LLM_SSE, marker_edit, 200, false }, /* dry run */
+		{ T_LLM_SSE, marker_edit, 200, false }, /* apply */
+		{ T_LLM_SSE, "src/cache.py\n<<<<<<< SEARCH\n        return zebra_quokka_marker\n>>>>>>> REPLACE\n", 200, false },
+		{ T_LLM_SSE, "src/cache.py\n<<<<<<< SEARCH\n    def evict_oldest(self):\n=======\n    def evict_oldest(self:\n>>>>>>> REPLACE\n", 200, false },
+		{ T_LLM_STATUS, "{\"error\":{\"message\":\"out of memory\"}}", 500, false },
+		{ T_LLM_STATUS, "{\"error\":{\"message\":\"out of memory\"}}", 500, false },
+		{ T_LLM_STATUS, "{\"error\":{\"message\":\"out of memory\"}}", 500, false },
+		{ T_LLM_STATUS, "{\"error\":{\"message\":\"out of memory\"}}", 500, false },
+		{ T_LLM_HANG, NULL, 0, false },
+	};
+	t_llm_start(&llm, script, BASE_ARRAY_LEN(script));
+	const char *extra[] = { "--llm", llm.url, "--llm-timeout", "500", NULL };
+	start(&s, extra);
+	char *before = t_snapshot(s.repo, true);
+	struct reply r;
+	const char *ask = "{\"instruction\":\"make evict_oldest return a marker\",\"budget\":2000}";
+	post_json(&s, "/v1/edit", ask, &r);
+	T_EQ_INT(r.status, 200);
+	json_t *j = reply_json(&r);
+	T_TRUE(json_is_true(json_object_get(j, "dry_run")));
+	T_TRUE(json_is_false(json_object_get(j, "applied")));
+	T_EQ_INT(json_array_size(json_object_get(j, "files")), 1);
+	T_TRUE(strstr(json_string_value(json_object_get(j, "diff")),
+		      "-        return None\n+        return zebra_quokka_marker\n") != NULL);
+	json_decref(j);
+	base_buf_release(&r.body);
+	char *after = t_snapshot(s.repo, true);
+	T_EQ_STR(after, before); /* the dry run wrote nothing */
+	base_free(after);
+
+	post_json(&s, "/v1/edit", "{\"instruction\":\"make evict_oldest return a marker\",\"budget\":2000,\"apply\":true}", &r);
+	T_EQ_INT(r.status, 200);
+	j = reply_json(&r);
+	T_TRUE(json_is_true(json_object_get(j, "applied")));
+	T_EQ_STR(json_string_value(json_object_get(json_array_get(json_object_get(j, "files"), 0), "path")), "src/cache.py");
+	json_decref(j);
+	base_buf_release(&r.body);
+	/* read-your-writes: the index holds the edit as soon as the answer came */
+	post_json(&s, "/v1/search", "{\"query\":\"zebra_quokka_marker\",\"mode\":\"lexical\"}", &r);
+	T_EQ_INT(r.status, 200);
+	j = reply_json(&r);
+	json_t *res = json_object_get(j, "results");
+	T_EQ_INT(json_array_size(res), 1);
+	T_EQ_STR(json_string_value(json_object_get(json_array_get(res, 0), "path")), "src/cache.py");
+	json_decref(j);
+	base_buf_release(&r.body);
+	after = t_snapshot(s.repo, true);
+	T_TRUE(strcmp(after, before) != 0);
+	t_snapshot_only(before, after, "src/cache.py"); /* exactly that file */
+	base_free(before);
+	before = after;
+
+	/* bad model output, a failing server, a hung one: a clear error, nothing written */
+	static const struct {
+		int status;
+		const char *code, *want;
+	} fails[] = {
+		{ 422, "invalid_edit", "expected '======='" },
+		{ 422, "invalid_edit", "breaks its syntax" },
+		{ 502, "llm_error", "HTTP 500: out of memory (after 4 attempts)" },
+		{ 502, "llm_error", "timeout" },
+	};
+	for (size_t i = 0; i < BASE_ARRAY_LEN(fails); i++) {
+		post_json(&s, "/v1/edit", "{\"instruction\":\"change it\",\"apply\":true,\"budget\":2000}", &r);
+		if (r.status != fails[i].status || !strstr(r.body.data, fails[i].want))
+			T_FAIL("case %zu: status %ld, want %d with '%s': %s", i, r.status, fails[i].status, fails[i].want,
+			       r.body.data);
+		j = reply_json(&r);
+		T_TRUE(json_is_false(json_object_get(json_object_get(j, "edit"), "applied")));
+		json_decref(j);
+		expect_error(&r, fails[i].status, fails[i].code);
+		after = t_snapshot(s.repo, true);
+		if (strcmp(after, before) != 0)
+			T_FAIL("case %zu changed the tree:\nbefore:\n%s\nafter:\n%s", i, before, after);
+		base_free(after);
+	}
+	T_EQ_INT(t_llm_requests(&llm, 99, NULL, NULL), 9);
+	base_free(before);
+	T_EQ_INT(stop(&s), 0);
+	t_llm_stop(&llm);
+	cleanup(&s);
+}
+
+static void agent_chat_http(void)
+{
+	struct server s;
+	make_repo(&s);
+	struct t_llm llm;
+	struct t_llm_resp script[] = { { T_LLM_SSE, answer_text, 200, false } };
+	t_llm_start(&llm, script, 1);
+	const char *extra[] = { "--llm", llm.url, NULL };
+	start(&s, extra);
+	static const char history[] = "{\"role\":\"system\",\"content\":\"You are terse.\"},"
+				      "{\"role\":\"user\",\"content\":\"hello\"},"
+				      "{\"role\":\"assistant\",\"content\":\"Hi. What do you need?\"}";
+	char body[2048];
+	snprintf(body, sizeof(body),
+		 "{\"model\":\"gpt-x\",\"temperature\":0.25,\"max_tokens\":64,\"budget\":700,\"messages\":[%s,"
+		 "{\"role\":\"user\",\"content\":\"how does the cache evict the oldest entry?\"}]}",
+		 history);
+	struct reply r;
+	post_json(&s, "/v1/chat/completions", body, &r);
+	T_EQ_INT(r.status, 200);
+	json_t *j = reply_json(&r);
+	T_EQ_STR(json_string_value(json_object_get(j, "object")), "chat.completion");
+	json_t *c0 = json_array_get(json_object_get(j, "choices"), 0);
+	T_EQ_STR(json_string_value(json_object_get(json_object_get(c0, "message"), "content")), answer_text);
+	T_EQ_STR(json_string_value(json_object_get(c0, "finish_reason")), "stop");
+	T_TRUE(json_integer_value(json_object_get(json_object_get(j, "usage"), "prompt_tokens")) > 0);
+	json_decref(j);
+	base_buf_release(&r.body);
+	/* forwarded: the history as it was, the context before the latest question, within the budget */
+	json_t *got = NULL;
+	T_EQ_INT(t_llm_requests(&llm, 0, &got, NULL), 1);
+	char hist[512];
+	snprintf(hist, sizeof(hist), "[%s]", history);
+	json_t *want = json_loads(hist, 0, NULL);
+	json_t *msgs = json_object_get(got, "messages");
+	T_EQ_INT(json_array_size(msgs), 4);
+	for (size_t i = 0; i < 3; i++)
+		T_TRUE(json_equal(json_array_get(msgs, i), json_array_get(want, i)));
+	json_decref(want);
+	const char *last = t_user_content(got);
+	T_TRUE(strncmp(last, "Context:\n\nsrc/cache.py:1-3\n", 27) == 0);
+	const char *q = "how does the cache evict the oldest entry?\n";
+	T_TRUE(strlen(last) > strlen(q) && strcmp(last + strlen(last) - strlen(q), q) == 0);
+	T_EQ_STR(json_string_value(json_object_get(got, "model")), "gpt-x");
+	T_TRUE(json_real_value(json_object_get(got, "temperature")) == 0.25);
+	T_EQ_INT(json_integer_value(json_object_get(got, "max_tokens")), 64);
+	T_TRUE(json_is_true(json_object_get(got, "stream")));
+	T_TRUE(json_object_get(got, "budget") == NULL);
+	if (t_prompt_tokens(got) + 64 > 700)
+		T_FAIL("prompt of %zu tokens + max_tokens 64 > budget 700", t_prompt_tokens(got));
+
+	/* streamed, as OpenAI chunks; the same question gives the same prompt (a reusable prefix) */
+	snprintf(body, sizeof(body),
+		 "{\"model\":\"gpt-x\",\"temperature\":0.25,\"max_tokens\":64,\"budget\":700,\"stream\":true,"
+		 "\"messages\":[%s,{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"how does the cache "
+		 "evict the oldest entry?\"}]}]}",
+		 history);
+	post_json(&s, "/v1/chat/completions", body, &r);
+	T_EQ_INT(r.status, 200);
+	struct sse_events ev;
+	sse_parse(r.body.data, &ev);
+	T_TRUE(ev.n >= 4);
+	T_EQ_STR(ev.data[ev.n - 1], "[DONE]");
+	struct base_buf text = BASE_BUF_INIT(BASE_CAP_TEXT);
+	for (size_t i = 0; i + 1 < ev.n; i++) {
+		json_t *d = json_loads(ev.data[i], 0, NULL);
+		T_EQ_STR(json_string_value(json_object_get(d, "object")), "chat.completion.chunk");
+		json_t *ch = json_array_get(json_object_get(d, "choices"), 0);
+		json_t *content = json_object_get(json_object_get(ch, "delta"), "content");
+		if (content)
+			T_OK(base_buf_adds(&text, json_string_value(content)));
+		bool final = i + 2 == ev.n;
+		T_TRUE(final ? json_is_string(json_object_get(ch, "finish_reason"))
+			     : json_is_null(json_object_get(ch, "finish_reason")));
+		json_decref(d);
+	}
+	T_EQ_STR(text.data, answer_text);
+	base_buf_release(&text);
+	sse_release(&ev);
+	base_buf_release(&r.body);
+	json_t *got2 = NULL;
+	T_EQ_INT(t_llm_requests(&llm, 1, &got2, NULL), 2);
+	T_TRUE(json_equal(json_object_get(got, "messages"), json_object_get(got2, "messages")));
+	json_decref(got);
+	json_decref(got2);
+
+	/* a conversation over the budget, text-only parts, a malformed message: 400, no LLM call */
+	post_json(&s, "/v1/chat/completions",
+		  "{\"budget\":60,\"messages\":[{\"role\":\"user\",\"content\":\"aaaa bbbb cccc dddd eeee ffff gggg hhhh "
+		  "iiii jjjj kkkk llll mmmm nnnn oooo pppp qqqq rrrr ssss tttt uuuu vvvv wwww xxxx yyyy zzzz\"},"
+		  "{\"role\":\"user\",\"content\":\"and?\"}]}",
+		  &r);
+	expect_error(&r, 400, "budget_too_small");
+	post_json(&s, "/v1/chat/completions",
+		  "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":{}}]}]}", &r);
+	expect_error(&r, 400, "bad_request");
+	post_json(&s, "/v1/chat/completions", "{\"messages\":[{\"role\":\"assistant\",\"content\":\"hi\"}]}", &r);
+	expect_error(&r, 400, "bad_request");
+	T_EQ_INT(t_llm_requests(&llm, 99, NULL, NULL), 2);
+	T_EQ_INT(stop(&s), 0);
+	t_llm_stop(&llm);
+	cleanup(&s);
+}
+
+struct bg_post {
+	const struct server *s;
+	const char *path, *body;
+	struct reply r;
+};
+
+static void *bg_post_main(void *arg)
+{
+	struct bg_post *b = arg;
+	post_json(b->s, b->path, b->body, &b->r);
+	return NULL;
+}
+
+/* SIGTERM while an LLM call hangs: the call is cancelled, answered 503, and the server exits 0 at once. */
+static void agent_shutdown_cancels(void)
+{
+	struct server s;
+	make_repo(&s);
+	struct t_llm llm;
+	struct t_llm_resp script[] = { { T_LLM_HANG, NULL, 0, false } };
+	t_llm_start(&llm, script, 1);
+	const char *extra[] = { "--llm", llm.url, NULL }; /* idle timeout 120 s: only the cancel ends it soon */
+	start(&s, extra);
+	struct bg_post b = { &s, "/v1/ask", "{\"question\":\"how does the cache evict\",\"stream\":true}", { 0 } };
+	pthread_t t;
+	T_EQ_INT(pthread_create(&t, NULL, bg_post_main, &b), 0);
+	for (int i = 0; i < 1000 && t_llm_requests(&llm, 99, NULL, NULL) == 0; i++)
+		usleep(10000);
+	T_EQ_INT(t_llm_requests(&llm, 99, NULL, NULL), 1);
+	uint64_t t0 = base_now_ns();
+	T_EQ_INT(stop(&s), 0);
+	pthread_join(t, NULL);
+	double secs = (double)(base_now_ns() - t0) / 1e9;
+	if (secs > 8)
+		T_FAIL("shutdown took %.1f s with an LLM call in flight", secs);
+	expect_error(&b.r, 503, "shutting_down");
+	t_llm_stop(&llm);
+	cleanup(&s);
+}
+
 T_MAIN(T_ENTRY(routes), T_ENTRY(errors), T_ENTRY(traversal), T_ENTRY(auth), T_ENTRY(mcp_http), T_ENTRY(mcp_stdio),
-       T_ENTRY(concurrent), T_ENTRY(search_page))
+       T_ENTRY(concurrent), T_ENTRY(search_page), T_ENTRY(agent_routes_refuse_bad_requests), T_ENTRY(agent_ask_http),
+       T_ENTRY(agent_edit_http), T_ENTRY(agent_chat_http), T_ENTRY(agent_shutdown_cancels))

@@ -10,9 +10,8 @@
  */
 #include <jansson.h>
 
+#include "agent/agent_test.h"
 #include "agent/llm_server.h"
-
-#include "agent/tokenize.h"
 
 #include "base/banned.h"
 
@@ -93,31 +92,6 @@ static void out_release(struct out *o)
 	base_buf_release(&o->err);
 }
 
-static char *shell(const char *cmd)
-{
-	FILE *p = popen(cmd, "r");
-	T_TRUE(p != NULL);
-	struct base_buf b = BASE_BUF_INIT(BASE_CAP_TEXT);
-	char buf[4096];
-	size_t n;
-	while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
-		T_OK(base_buf_add(&b, buf, n));
-	T_EQ_INT(pclose(p), 0);
-	return base_buf_detach(&b, NULL);
-}
-
-/* Every file outside .lode/: path, mode, size, mtime (optional), md5. */
-static char *snapshot(const char *root, bool mtimes)
-{
-	char *cmd = base_strfmt("cd '%s' && find . -path ./.lode -prune -o -type f -print0 | sort -z | "
-				"xargs -0 stat -c '%%n %%a %%s%s' && find . -path ./.lode -prune -o -type f -print0 | "
-				"sort -z | xargs -0 md5sum",
-				root, mtimes ? " %y" : "");
-	char *s = shell(cmd);
-	base_free(cmd);
-	return s;
-}
-
 static char *fixture_repo(void)
 {
 	const char *fx = getenv("LODE_FIXTURES");
@@ -138,31 +112,6 @@ static void rm_rf(const char *dir)
 	base_free(cmd);
 }
 
-static size_t count(const char *s)
-{
-	struct agent_tok *t = agent_tok_open(NULL, NULL);
-	size_t n = 0;
-	T_OK(agent_tok_count(t, s, strlen(s), &n, NULL));
-	agent_tok_close(t);
-	return n;
-}
-
-/* Tokens of a recorded prompt: its messages plus the template allowance. */
-static size_t prompt_tokens(json_t *body)
-{
-	size_t total = 0, i;
-	json_t *m;
-	json_array_foreach(json_object_get(body, "messages"), i, m) total +=
-		count(json_string_value(json_object_get(m, "content"))) + 8;
-	return total;
-}
-
-static const char *user_content(json_t *body)
-{
-	json_t *msgs = json_object_get(body, "messages");
-	return json_string_value(json_object_get(json_array_get(msgs, json_array_size(msgs) - 1), "content"));
-}
-
 static void context_command(void)
 {
 	char *root = fixture_repo();
@@ -173,7 +122,7 @@ static void context_command(void)
 	T_TRUE(j != NULL);
 	T_TRUE(json_integer_value(json_object_get(j, "tokens")) <= 200);
 	T_EQ_INT(json_integer_value(json_object_get(j, "budget")), 200);
-	T_TRUE(count(json_string_value(json_object_get(j, "text"))) <= 200);
+	T_TRUE(t_count(json_string_value(json_object_get(j, "text"))) <= 200);
 	T_TRUE(json_array_size(json_object_get(j, "chunks")) > 0);
 	json_decref(j);
 	out_release(&o);
@@ -214,11 +163,11 @@ static void ask_streams_and_checks_citations(void)
 	T_EQ_INT(t_llm_requests(&s, 0, &body, NULL), 1);
 	T_EQ_STR(json_string_value(json_object_get(body, "model")), "coder");
 	T_EQ_INT(json_integer_value(json_object_get(body, "max_tokens")), 100);
-	size_t pt = prompt_tokens(body);
+	size_t pt = t_prompt_tokens(body);
 	if (pt + 100 > 900)
 		T_FAIL("prompt of %zu tokens + reserve 100 > budget 900", pt);
-	T_TRUE(strstr(user_content(body), "inventory.py:") != NULL);
-	T_TRUE(strstr(user_content(body), "Question: how are reservations checked?") != NULL);
+	T_TRUE(strstr(t_user_content(body), "inventory.py:") != NULL);
+	T_TRUE(strstr(t_user_content(body), "Question: how are reservations checked?") != NULL);
 	json_decref(body);
 
 	/* --json, and a tiny budget still respected */
@@ -232,7 +181,7 @@ static void ask_streams_and_checks_citations(void)
 	json_decref(j);
 	out_release(&o);
 	T_EQ_INT(t_llm_requests(&s, 1, &body, NULL), 2);
-	T_TRUE(prompt_tokens(body) + 50 <= 300);
+	T_TRUE(t_prompt_tokens(body) + 50 <= 300);
 	json_decref(body);
 	/* a budget too small for the question itself is a clear error */
 	RUN(&o, NULL, "ask", "--repo", root, "--llm", s.url, "--budget", "40", "--reserve", "30", "reservations");
@@ -265,7 +214,7 @@ static void edit_dry_run_apply_undo(void)
 	struct t_llm s;
 	struct t_llm_resp r[] = { { T_LLM_SSE, good_edit, 200, false } };
 	t_llm_start(&s, r, 1);
-	char *before = snapshot(root, true), *before_content = snapshot(root, false);
+	char *before = t_snapshot(root, true), *before_content = t_snapshot(root, false);
 	struct out o;
 	RUN(&o, NULL, "edit", "--repo", root, "--llm", s.url, "raise", "the", "low", "stock", "ratio");
 	EXPECT_CODE(&o, 0);
@@ -273,7 +222,7 @@ static void edit_dry_run_apply_undo(void)
 	T_TRUE(strstr(o.out.data, "-LOW_STOCK_RATIO = 0.2\n+LOW_STOCK_RATIO = 0.25\n") != NULL);
 	T_TRUE(strstr(o.err.data, "dry run") != NULL);
 	out_release(&o);
-	char *after = snapshot(root, true);
+	char *after = t_snapshot(root, true);
 	T_EQ_STR(after, before);
 	base_free(after);
 
@@ -286,27 +235,13 @@ static void edit_dry_run_apply_undo(void)
 	out_release(&o);
 	/* exactly inventory.py changed */
 	char *cmd = base_strfmt("cd '%s' && grep -c 'LOW_STOCK_RATIO = 0.25' inventory.py", root);
-	char *g = shell(cmd);
+	char *g = t_shell(cmd);
 	T_EQ_STR(g, "1\n");
 	base_free(g);
 	base_free(cmd);
-	after = snapshot(root, true);
+	after = t_snapshot(root, true);
 	T_TRUE(strcmp(after, before) != 0);
-	/* the lines that differ name only inventory.py */
-	{
-		const char *a = before, *b = after;
-		while (*a && *b) {
-			const char *ea = strchr(a, '\n'), *eb = strchr(b, '\n');
-			if ((ea - a) != (eb - b) || memcmp(a, b, (size_t)(ea - a)) != 0) {
-				char *line = base_strndup(b, (size_t)(eb - b));
-				if (!strstr(line, "inventory.py"))
-					T_FAIL("unexpected change: %s", line);
-				base_free(line);
-			}
-			a = ea + 1;
-			b = eb + 1;
-		}
-	}
+	t_snapshot_only(before, after, "inventory.py");
 	base_free(after);
 	/* the index saw the edit: search finds the new text */
 	RUN(&o, NULL, "search", "--repo", root, "--json", "LOW_STOCK_RATIO");
@@ -318,7 +253,7 @@ static void edit_dry_run_apply_undo(void)
 	EXPECT_CODE(&o, 0);
 	T_TRUE(strstr(o.out.data, "restored inventory.py") != NULL);
 	out_release(&o);
-	after = snapshot(root, false);
+	after = t_snapshot(root, false);
 	T_EQ_STR(after, before_content);
 	base_free(after);
 	RUN(&o, NULL, "undo", "--repo", root);
@@ -365,7 +300,7 @@ static void edit_bad_outputs_change_nothing(void)
 		{ { T_LLM_STATUS, "{\"error\":{\"message\":\"out of memory\"}}", 500, false }, "HTTP 500: out of memory (after 4 attempts)", 4 },
 		{ { T_LLM_STATUS, "{\"error\":{\"message\":\"unknown model\"}}", 400, false }, "HTTP 400: unknown model", 1 },
 	};
-	char *before = snapshot(root, true);
+	char *before = t_snapshot(root, true);
 	for (size_t i = 0; i < BASE_ARRAY_LEN(cases); i++) {
 		struct t_llm s;
 		t_llm_start(&s, &cases[i].resp, 1);
@@ -376,7 +311,7 @@ static void edit_bad_outputs_change_nothing(void)
 			T_FAIL("case %zu: exit %d, stderr '%s', want '%s'", i, o.code, o.err.data, cases[i].want);
 		T_EQ_INT(t_llm_requests(&s, 99, NULL, NULL), cases[i].requests);
 		out_release(&o);
-		char *after = snapshot(root, true);
+		char *after = t_snapshot(root, true);
 		if (strcmp(after, before) != 0)
 			T_FAIL("case %zu changed the tree:\nbefore:\n%s\nafter:\n%s", i, before, after);
 		base_free(after);
@@ -409,9 +344,9 @@ static void edit_test_loop(void)
 	out_release(&o);
 	json_t *body = NULL;
 	T_EQ_INT(t_llm_requests(&s, 1, &body, NULL), 2);
-	T_TRUE(strstr(user_content(body), "assertion failed: want FIXED") != NULL);
-	T_TRUE(strstr(user_content(body), "+LOW_STOCK_RATIO = 0.25") != NULL);
-	T_TRUE(prompt_tokens(body) + 750 <= 3000); /* default reserve: budget/4 */
+	T_TRUE(strstr(t_user_content(body), "assertion failed: want FIXED") != NULL);
+	T_TRUE(strstr(t_user_content(body), "+LOW_STOCK_RATIO = 0.25") != NULL);
+	T_TRUE(t_prompt_tokens(body) + 750 <= 3000); /* default reserve: budget/4 */
 	T_EQ_INT(json_integer_value(json_object_get(body, "max_tokens")), 750);
 	json_decref(body);
 	t_llm_stop(&s);
