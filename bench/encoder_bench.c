@@ -32,12 +32,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench/chunks.h"
 #include "embed/encoder.h"
 
 #include "base/banned.h"
 
-#define VOCAB 30522
-#define CTX 512
 
 struct shape {
 	const char *name;
@@ -50,21 +49,6 @@ static const struct shape shapes[] = {
 	{ "bge-base", 12, 768, 12, 3072 },
 };
 
-static uint64_t rng = 0x5EED;
-
-static uint64_t next(void)
-{
-	uint64_t z = (rng += 0x9E3779B97F4A7C15ull);
-	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-	return z ^ (z >> 31);
-}
-
-static double uniform(void)
-{
-	return ((double)(next() >> 11) + 0.5) / 9007199254740992.0;
-}
-
 static double now(void)
 {
 	struct timespec ts;
@@ -72,81 +56,6 @@ static double now(void)
 	return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* ---- chunks --------------------------------------------------------------------- */
-
-struct chunks {
-	int32_t *ids;
-	uint32_t *offs; /* n + 1 */
-	size_t n;
-};
-
-static void chunks_make(struct chunks *c, size_t n)
-{
-	uint32_t *len = base_malloc(n * sizeof(*len));
-	size_t total = 0;
-	for (size_t i = 0; i < n; i++) {
-		double z = sqrt(-2.0 * log(uniform())) * cos(2.0 * 3.14159265358979 * uniform());
-		double l = exp(log(180.0) + 0.6 * z);
-		len[i] = (uint32_t)(l < 16 ? 16 : l > CTX ? CTX : l);
-		total += len[i];
-	}
-	c->n = n;
-	c->ids = base_malloc(total * sizeof(*c->ids));
-	c->offs = base_malloc((n + 1) * sizeof(*c->offs));
-	c->offs[0] = 0;
-	for (size_t i = 0, t = 0; i < n; i++) {
-		for (uint32_t k = 0; k < len[i]; k++)
-			c->ids[t + k] = k == 0 ? 101 : k + 1 == len[i] ? 102 : (int32_t)(1000 + next() % (VOCAB - 1000));
-		t += len[i];
-		c->offs[i + 1] = (uint32_t)t;
-	}
-	base_free(len);
-}
-
-static int chunks_write(const struct chunks *c, const char *path)
-{
-	FILE *f = fopen(path, "w");
-	if (!f)
-		return -1;
-	for (size_t i = 0; i < c->n; i++)
-		for (uint32_t t = c->offs[i]; t < c->offs[i + 1]; t++)
-			fprintf(f, "%d%c", c->ids[t], t + 1 == c->offs[i + 1] ? '\n' : ' ');
-	return fclose(f);
-}
-
-static int chunks_read(struct chunks *c, const char *path)
-{
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -1;
-	BASE_VEC(int32_t) ids = BASE_VEC_INIT;
-	BASE_VEC(uint32_t) offs = BASE_VEC_INIT;
-	base_vec_push(&offs, 0);
-	long v;
-	int ch;
-	while (fscanf(f, "%ld", &v) == 1) {
-		base_vec_push(&ids, (int32_t)v);
-		while ((ch = fgetc(f)) == ' ')
-			;
-		if (ch == '\n' || ch == EOF)
-			base_vec_push(&offs, (uint32_t)ids.n);
-		else
-			ungetc(ch, f);
-	}
-	fclose(f);
-	if (offs.v[offs.n - 1] != ids.n)
-		base_vec_push(&offs, (uint32_t)ids.n);
-	c->ids = ids.v;
-	c->offs = offs.v;
-	c->n = offs.n - 1;
-	return 0;
-}
-
-static void chunks_release(struct chunks *c)
-{
-	base_free(c->ids);
-	base_free(c->offs);
-}
 
 /* ---- a random model in memory ----------------------------------------------------- */
 
@@ -160,7 +69,7 @@ static struct enc_tensor tensor(struct mem_model *mm, uint64_t ne0, uint64_t ne1
 	size_t n = (size_t)(ne0 * ne1);
 	void *p = base_malloc(n * (half ? 2 : 4));
 	for (size_t i = 0; i < n; i++) {
-		float v = base + scale * (float)(2.0 * uniform() - 1.0);
+		float v = base + scale * (float)(2.0 * bench_uniform() - 1.0);
 		if (half)
 			((uint16_t *)p)[i] = enc_f32_to_f16(v);
 		else
@@ -175,13 +84,13 @@ static void model_make(struct mem_model *mm, const struct shape *s)
 {
 	memset(mm, 0, sizeof(*mm));
 	struct enc_model *m = &mm->m;
-	m->c = (struct enc_config){ .arch = ENC_BERT, .pool = ENC_POOL_MEAN, .n_vocab = VOCAB, .n_embd = s->embd,
-				    .n_head = s->heads, .n_layer = s->layers, .n_ff = s->ff, .n_ctx = CTX,
+	m->c = (struct enc_config){ .arch = ENC_BERT, .pool = ENC_POOL_MEAN, .n_vocab = BENCH_VOCAB, .n_embd = s->embd,
+				    .n_head = s->heads, .n_layer = s->layers, .n_ff = s->ff, .n_ctx = BENCH_CTX,
 				    .n_type = 2, .eps = 1e-12f };
 	uint64_t E = s->embd, F = s->ff;
-	m->tok = tensor(mm, E, VOCAB, true, 0.1f, 0);
+	m->tok = tensor(mm, E, BENCH_VOCAB, true, 0.1f, 0);
 	m->type = tensor(mm, E, 2, true, 0.1f, 0);
-	m->pos = tensor(mm, E, CTX, true, 0.1f, 0);
+	m->pos = tensor(mm, E, BENCH_CTX, true, 0.1f, 0);
 	m->ln0 = tensor(mm, E, 1, false, 0.05f, 1);
 	m->ln0_b = tensor(mm, E, 1, false, 0.05f, 0);
 	m->layers = base_calloc(s->layers, sizeof(*m->layers));
@@ -240,7 +149,7 @@ static double gemm_tflops(void)
 	/* random operands: zeros would let the tensor cores run cooler (and faster) than real data */
 	host = base_malloc(bytes);
 	for (size_t i = 0; i < (size_t)n * n; i++)
-		host[i] = enc_f32_to_f16((float)(2.0 * uniform() - 1.0));
+		host[i] = enc_f32_to_f16((float)(2.0 * bench_uniform() - 1.0));
 	bool copied = !cudaMemcpy(a, host, bytes, cudaMemcpyHostToDevice) &&
 		      !cudaMemcpy(b, host, bytes, cudaMemcpyHostToDevice);
 	if (!copied)
@@ -274,57 +183,9 @@ out:
 
 /* ---- one model ------------------------------------------------------------------------ */
 
-/* The chunks sorted by length, packed: ids and offs of the whole run, batch boundaries in seqs. */
-struct plan {
-	int32_t *ids;
-	uint32_t *offs;
-	size_t *batch; /* first sequence of each batch; n_batch + 1 */
-	size_t n_batch, n_seq, tokens;
-};
-
-static void plan_make(struct plan *p, const struct chunks *c, size_t budget)
-{
-	/* a stable counting sort by length: lengths are at most CTX */
-	uint32_t *order = base_malloc(c->n * sizeof(*order));
-	size_t count[CTX + 2] = { 0 };
-	for (size_t i = 0; i < c->n; i++)
-		count[c->offs[i + 1] - c->offs[i]]++;
-	for (size_t l = 1; l <= CTX + 1; l++)
-		count[l] += count[l - 1];
-	for (size_t i = c->n; i-- > 0;)
-		order[--count[c->offs[i + 1] - c->offs[i]]] = (uint32_t)i;
-	p->ids = base_malloc(c->offs[c->n] * sizeof(*p->ids));
-	p->offs = base_malloc((c->n + 1) * sizeof(*p->offs));
-	p->batch = base_malloc((c->n + 1) * sizeof(*p->batch));
-	p->n_seq = c->n;
-	p->n_batch = 0;
-	size_t t = 0, in_batch = 0;
-	p->offs[0] = 0;
-	for (size_t i = 0; i < c->n; i++) {
-		uint32_t s = order[i], L = c->offs[s + 1] - c->offs[s];
-		if (i == 0 || in_batch + L > budget) {
-			p->batch[p->n_batch++] = i;
-			in_batch = 0;
-		}
-		memcpy(p->ids + t, c->ids + c->offs[s], L * sizeof(int32_t));
-		t += L;
-		in_batch += L;
-		p->offs[i + 1] = (uint32_t)t;
-	}
-	p->batch[p->n_batch] = c->n;
-	p->tokens = t;
-	base_free(order);
-}
-
-static void plan_release(struct plan *p)
-{
-	base_free(p->ids);
-	base_free(p->offs);
-	base_free(p->batch);
-}
 
 /* One pass over every batch; offsets are rebased into a scratch array per batch. */
-static int run_pass(struct enc_cuda *cu, const struct plan *p, uint32_t *offs, float *out, struct base_err *err)
+static int run_pass(struct enc_cuda *cu, const struct bench_plan *p, uint32_t *offs, float *out, struct base_err *err)
 {
 	for (size_t b = 0; b < p->n_batch; b++) {
 		size_t s0 = p->batch[b], s1 = p->batch[b + 1];
@@ -339,7 +200,7 @@ static int run_pass(struct enc_cuda *cu, const struct plan *p, uint32_t *offs, f
 	return 0;
 }
 
-static int bench_model(const struct shape *s, const struct chunks *c, uint64_t vram, size_t batch_tokens,
+static int bench_model(const struct shape *s, const struct bench_chunks *c, uint64_t vram, size_t batch_tokens,
 		       double seconds, double gemm)
 {
 	struct mem_model mm;
@@ -355,8 +216,8 @@ static int bench_model(const struct shape *s, const struct chunks *c, uint64_t v
 		return 2;
 	}
 	size_t budget = batch_tokens ? BASE_MIN(batch_tokens, enc_cuda_max_tokens(cu)) : enc_cuda_max_tokens(cu);
-	struct plan p;
-	plan_make(&p, c, budget);
+	struct bench_plan p;
+	bench_plan_make(&p, c, budget);
 	uint32_t *offs = base_malloc((p.n_seq + 1) * sizeof(*offs));
 	float *out = base_malloc(p.n_seq * s->embd * sizeof(float));
 	double flops = 0;
@@ -386,7 +247,7 @@ static int bench_model(const struct shape *s, const struct chunks *c, uint64_t v
 	}
 	base_free(offs);
 	base_free(out);
-	plan_release(&p);
+	bench_plan_release(&p);
 	enc_cuda_close(cu);
 	model_release(&mm);
 	return rc ? 2 : 0;
@@ -413,7 +274,7 @@ int main(int argc, char **argv)
 		else if (strcmp(a, "--chunks") == 0)
 			n_chunks = strtoul(v, NULL, 10);
 		else if (strcmp(a, "--seed") == 0)
-			rng = strtoull(v, NULL, 10);
+			bench_rng = strtoull(v, NULL, 10);
 		else if (strcmp(a, "--vram") == 0)
 			vram = (uint64_t)strtoull(v, NULL, 10) << 20;
 		else if (strcmp(a, "--batch-tokens") == 0)
@@ -428,37 +289,19 @@ int main(int argc, char **argv)
 		}
 		i++;
 	}
-	struct chunks c;
-	if (ids_path) {
-		if (chunks_read(&c, ids_path) || c.n == 0) {
-			fprintf(stderr, "encoder_bench: cannot read %s\n", ids_path);
-			return 1;
-		}
-		for (size_t i = 0; i < c.n; i++)
-			if (c.offs[i + 1] == c.offs[i] || c.offs[i + 1] - c.offs[i] > CTX) {
-				fprintf(stderr, "encoder_bench: %s: line %zu: 1..%d tokens a chunk\n", ids_path, i + 1, CTX);
-				chunks_release(&c);
-				return 1;
-			}
-	} else {
-		chunks_make(&c, n_chunks ? n_chunks : 1);
-	}
-	if (write_path) {
-		int rc = chunks_write(&c, write_path);
-		if (rc)
-			fprintf(stderr, "encoder_bench: cannot write %s\n", write_path);
-		chunks_release(&c);
-		return rc ? 1 : 0;
-	}
+	struct bench_chunks c;
+	int got = bench_chunks_get(&c, "encoder_bench", ids_path, write_path, n_chunks);
+	if (got)
+		return got < 0 ? 1 : 0;
 	if (!enc_cuda_built()) {
 		fprintf(stderr, "encoder_bench: this build has no CUDA\n");
-		chunks_release(&c);
+		bench_chunks_release(&c);
 		return 77;
 	}
 	double gemm = gemm_tflops();
 	if (gemm < 0) {
 		fprintf(stderr, "encoder_bench: no usable CUDA device\n");
-		chunks_release(&c);
+		bench_chunks_release(&c);
 		return 77;
 	}
 	struct cudaDeviceProp prop;
@@ -474,7 +317,7 @@ int main(int argc, char **argv)
 		any = true;
 		rc |= bench_model(&shapes[i], &c, vram, batch_tokens, seconds, gemm);
 	}
-	chunks_release(&c);
+	bench_chunks_release(&c);
 	if (!any)
 		fprintf(stderr, "encoder_bench: no model %s\n", model);
 	return !any ? 1 : rc;

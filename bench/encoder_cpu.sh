@@ -7,8 +7,9 @@
 #
 # Shapes (vocabulary 30,522, context 512, f32 weights): MiniLM-L6 (6 x 384,
 # 12 heads, ff 1536) and bge-small (12 x 384, 12 heads, ff 1536).
-# Chunk lengths are lognormal, median 180 tokens (sigma 0.6), clipped to
-# 16..512, fixed seed; both sides read the same ids file. lode: batches of
+# Chunks: bench/chunks.h's, as the GPU benchmark's (lengths lognormal,
+# median 180 tokens, sigma 0.6, clipped to 16..512, fixed seed); both
+# sides read the same ids file. lode: batches of
 # whole sequences up to 2,048 tokens, packed without padding, one worker
 # thread per core (as `lode index` runs). PyTorch (Debian's python3-torch):
 # fp32 inference mode, torch.nn.TransformerEncoder with a padding mask,
@@ -26,17 +27,7 @@ $py -c 'import torch, numpy' 2>/dev/null || { echo "needs python3-torch (apt-get
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-$py - "$work/ids.txt" "$chunks" <<'PY'
-import sys
-import numpy as np
-rng = np.random.default_rng(20261203)
-n = int(sys.argv[2])
-lens = np.clip(np.round(rng.lognormal(np.log(180), 0.6, n)), 16, 512).astype(int)
-with open(sys.argv[1], "w") as f:
-    for L in sorted(lens):
-        ids = [2] + list(rng.integers(5, 30522, L - 2)) + [3]
-        f.write(" ".join(map(str, ids)) + "\n")
-PY
+"$build/encoder_cpu" --write-ids "$work/ids.txt" --chunks "$chunks"
 
 out=$here/results/encoder-cpu-$(date +%Y%m%d).json
 mkdir -p "$here/results"
@@ -47,7 +38,7 @@ for shape in "MiniLM-L6 6 384 12 1536" "bge-small 12 384 12 1536"; do
   read -r name layers embd heads ff <<<"$shape"
   "$build/tests/gguf_make_bert" "$work/$name.gguf" --vocab-size 30522 --ctx 512 --layers "$layers" \
     --embd "$embd" --heads "$heads" --ff "$ff" --pooling mean 2>/dev/null
-  lode_json=$("$build/encoder_cpu" "$work/$name.gguf" "$work/ids.txt" --threads "$threads" --repeat 2)
+  lode_json=$("$build/encoder_cpu" "$work/$name.gguf" --ids "$work/ids.txt" --threads "$threads" --repeat 2)
   peer_json=$($py "$here/encoder_peer_cpu.py" "$work/$name.gguf" "$work/ids.txt" --threads "$threads" --repeat 2)
   echo "{\"shape\": \"$name\", \"lode\": $lode_json, \"peer\": $peer_json}" >> "$out"
   $py - "$name" "$lode_json" "$peer_json" <<'PY'
