@@ -144,7 +144,7 @@ static int cmd_index(int argc, char **argv)
 	o.root = real;
 	/* a model file is kept by its absolute path: searches run from anywhere */
 	char model_real[PATH_MAX];
-	if (o.model && strcmp(o.model, "none") && strcmp(o.model, "hash") && strncmp(o.model, "hash:", 5)) {
+	if (o.model && strcmp(o.model, "none") != 0 && !embed_spec_builtin(o.model)) {
 		if (!realpath(o.model, model_real))
 			return api__fail(API_EXIT_RUNTIME, "cannot open the model %s: %s", o.model, strerror(errno));
 		o.model = model_real;

@@ -253,20 +253,20 @@ static void blas_single_threaded(void)
 		set(1);
 }
 
-/* fp32 copy of t (NULL when t is absent); rows [first, first + n) of ne0 each. */
-static float *to_f32(struct enc_cpu *c, const struct enc_tensor *t, uint64_t first_row, uint64_t rows)
+/* fp32 copy of t's first `rows` rows (NULL when t is absent). */
+static float *to_f32(struct enc_cpu *c, const struct enc_tensor *t, uint64_t rows)
 {
 	if (!t->data)
 		return NULL;
 	float *p = base_malloc((size_t)(rows * t->ne0) * sizeof(*p));
-	enc_tensor_f32(t, first_row * t->ne0, rows * t->ne0, p);
+	enc_tensor_f32(t, 0, rows * t->ne0, p);
 	base_vec_push(&c->owned, p);
 	return p;
 }
 
 static float *whole(struct enc_cpu *c, const struct enc_tensor *t)
 {
-	return to_f32(c, t, 0, t->ne1);
+	return to_f32(c, t, t->ne1);
 }
 
 int enc_cpu_open(const struct enc_model *m, struct enc_cpu **out, struct base_err *err)
@@ -278,7 +278,7 @@ int enc_cpu_open(const struct enc_model *m, struct enc_cpu **out, struct base_er
 	c->c = m->c;
 	size_t E = m->c.n_embd;
 	c->tok = whole(c, &m->tok);
-	c->type0 = to_f32(c, &m->type, 0, 1);
+	c->type0 = to_f32(c, &m->type, 1);
 	c->pos = whole(c, &m->pos);
 	c->ln0 = whole(c, &m->ln0);
 	c->ln0_b = whole(c, &m->ln0_b);

@@ -8,7 +8,7 @@
 
 #include "base/banned.h"
 
-static bool is_hash_spec(const char *spec)
+bool embed_spec_builtin(const char *spec)
 {
 	return strcmp(spec, "hash") == 0 || strncmp(spec, "hash:", 5) == 0;
 }
@@ -20,7 +20,7 @@ struct embed *embed_open(const struct embed_options *opts, struct base_err *err)
 		opts = &defaults;
 	const char *spec = opts->spec && *opts->spec ? opts->spec : EMBED_DEFAULT_SPEC;
 	struct embed *e = base_calloc(1, sizeof(*e));
-	int rc = is_hash_spec(spec) ? embed__hash_open(e, spec, err) : embed__model_open(e, opts, err);
+	int rc = embed_spec_builtin(spec) ? embed__hash_open(e, spec, err) : embed__model_open(e, opts, err);
 	if (rc) {
 		base_free(e);
 		return NULL;

@@ -22,6 +22,7 @@
 #ifndef LODE_EMBED_H
 #define LODE_EMBED_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,6 +52,9 @@ struct embed_options {
 	const char *doc_prefix;    /* NULL: the model's own */
 	unsigned threads;          /* CPU threads; 0: one per core */
 };
+
+/** Whether spec names a built-in embedder ("hash", "hash:DIM") rather than a model file. */
+bool embed_spec_builtin(const char *spec);
 
 /**
  * Open an embedder. BASE_E_NOTFOUND for a missing model file,

@@ -608,8 +608,8 @@ struct idx_writer *idx_writer_open(const struct idx_options *opts, struct base_e
 	w->opts = *opts;
 	w->root = base_strdup(opts->root);
 	w->opts.root = w->root;
-	w->opts.model = NULL;
-	w->opts.vector_factory = NULL;
+	/* the caller's strings are not kept: idx_writer_open is done with them */
+	w->opts.model = w->opts.vector_factory = w->opts.query_prefix = w->opts.doc_prefix = NULL;
 	w->dir = idx_dir(opts->root);
 	w->db = idx_db_path(opts->root);
 	w->lock = -1;
