@@ -50,7 +50,8 @@ def main():
     torch.set_num_threads(a.threads)
     kv, W = read_gguf(a.model)
     enc, emb, E, eps = build(kv, W)
-    seqs = [[int(t) for t in line.split()] for line in open(a.ids) if line.strip()]
+    # sorted by length, as sentence-transformers does: batches pad little
+    seqs = sorted(([int(t) for t in line.split()] for line in open(a.ids) if line.strip()), key=len)
     tokens = sum(map(len, seqs))
     best = 1e30
     with torch.inference_mode():
