@@ -34,6 +34,7 @@
 #include <xxhash.h>
 
 #include "indexer/ignore.h"
+#include "indexer/walk.h"
 #include "indexer/watch.h"
 #include "store/store.h"
 
@@ -612,21 +613,48 @@ void idx__watch_inject_overflow(struct idx_watch *x)
 
 /* ---- read-your-writes across processes ------------------------------------ */
 
+static int passed(void *payload, const struct idx_walk_entry *e)
+{
+	(void)e;
+	*(bool *)payload = true;
+	return 0;
+}
+
+/* Would an index with the default options leave the file out: ignored, a
+ * symbolic link, too large, binary, minified or generated? */
+static bool left_out(const char *root, const char *path, const char *abs)
+{
+	bool walked = false;
+	struct idx_walk_stats ws;
+	if (idx_walk_paths(root, &path, 1, NULL, passed, &walked, &ws, NULL) != BASE_OK || !walked)
+		return true;
+	struct base_buf b;
+	base_buf_init(&b, IDX_DEFAULT_MAX_FILE_SIZE + 1);
+	bool out = base_buf_read_file(&b, abs, NULL) != BASE_OK || idx_content_skip(path, b.data, b.len) >= 0;
+	base_buf_release(&b);
+	return out;
+}
+
+/* Is the index's state of `path` its state on disk? A file on disk that
+ * the index does not hold is settled when indexing would leave it out. */
 static bool settled(struct store *s, const char *root, const char *path)
 {
 	char *abs = base_strfmt("%s/%s", root, path);
 	struct stat st;
 	bool on_disk = lstat(abs, &st) == 0 && S_ISREG(st.st_mode);
-	base_free(abs);
 	struct store_file f;
 	bool indexed = store_file_get(s, path, &f, NULL) == BASE_OK;
-	bool ok = !on_disk ? !indexed
-			   : indexed && f.size == (uint64_t)st.st_size && f.ino == (uint64_t)st.st_ino &&
-				     f.mtime_ns == (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	bool ok;
+	if (!indexed)
+		ok = !on_disk || left_out(root, path, abs);
+	else
+		ok = on_disk && f.size == (uint64_t)st.st_size && f.ino == (uint64_t)st.st_ino &&
+		     f.mtime_ns == (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
 	if (indexed) {
 		base_free((char *)f.path);
 		base_free((char *)f.lang);
 	}
+	base_free(abs);
 	return ok;
 }
 

@@ -76,8 +76,10 @@ void idx__watch_inject_overflow(struct idx_watch *x);
 /**
  * Read-your-writes across processes (a `lode watch` runs elsewhere):
  * poll the index until each path's indexed state matches the disk (same
- * size, mtime and inode; or absent from both), or timeout_ms passes
- * (BASE_E_INTERRUPTED). Paths are relative to `root`.
+ * size, mtime and inode; or absent from both; or, for a file the index
+ * does not hold, one that indexing with the default options leaves out:
+ * ignored, a symbolic link, too large, binary, minified, generated), or
+ * timeout_ms passes (BASE_E_INTERRUPTED). Paths are relative to `root`.
  */
 int idx_wait_indexed(const char *root, const char *const *paths, size_t n, unsigned timeout_ms,
 		     struct base_err *err);
