@@ -13,8 +13,9 @@
 
 #include "base/banned.h"
 
-json_t *api__context_json(struct idx_reader *r, struct agent_tok *tok, json_t *args, char *msg, size_t cap)
+json_t *api__context_json(struct api_server *srv, json_t *args, char *msg, size_t cap)
 {
+	struct agent_tok *tok = srv->tok;
 	json_t *query = json_object_get(args, "query");
 	json_t *budget = json_object_get(args, "budget");
 	if (!json_is_string(query) || json_string_length(query) == 0) {
@@ -25,7 +26,7 @@ json_t *api__context_json(struct idx_reader *r, struct agent_tok *tok, json_t *a
 		snprintf(msg, cap, "\"query\" is over %zu bytes", API_QUERY_MAX);
 		return NULL;
 	}
-	json_int_t b = AGENT_DEFAULT_BUDGET;
+	json_int_t b = srv->budget ? (json_int_t)srv->budget : AGENT_DEFAULT_BUDGET;
 	if (budget && !json_is_null(budget)) {
 		if (!json_is_integer(budget) || json_integer_value(budget) < API_BUDGET_MIN ||
 		    json_integer_value(budget) > API_BUDGET_MAX) {
@@ -47,7 +48,7 @@ json_t *api__context_json(struct idx_reader *r, struct agent_tok *tok, json_t *a
 		.mode = IDX_MODE_HYBRID,
 	};
 	json_t *out = NULL;
-	if (agent_context(r, t, &req, &out, &err) != BASE_OK) {
+	if (agent_context(srv->reader, t, &req, &out, &err) != BASE_OK) {
 		snprintf(msg, cap, "%s", err.msg);
 		out = NULL;
 	}
@@ -62,7 +63,7 @@ void api__h_context(struct api_server *srv, const struct api_http_req *req, stru
 	if (!body)
 		return;
 	char msg[256];
-	json_t *out = api__context_json(srv->reader, srv->tok, body, msg, sizeof(msg));
+	json_t *out = api__context_json(srv, body, msg, sizeof(msg));
 	json_decref(body);
 	if (out)
 		api__respond_json(resp, 200, out);

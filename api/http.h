@@ -171,10 +171,11 @@ json_t *api__file_lines(const char *root, const char *rel, size_t len, long star
 
 /* Context (context.c). */
 /**
- * `lode context --json`'s object for {"query", "budget"}, counted with `tok`
- * (NULL: $LODE_TOKENIZER, else the estimate); NULL with a message.
+ * `lode context --json`'s object for {"query", "budget"} from srv's reader,
+ * counted with srv's tokenizer (NULL: $LODE_TOKENIZER, else the estimate);
+ * "budget" defaults to `lode serve --budget`. NULL with a message.
  */
-json_t *api__context_json(struct idx_reader *r, struct agent_tok *tok, json_t *args, char *msg, size_t cap);
+json_t *api__context_json(struct api_server *srv, json_t *args, char *msg, size_t cap);
 void api__h_context(struct api_server *srv, const struct api_http_req *req, struct api_http_resp *resp);
 
 /* The agent routes (agent_http.c): check the body, return a job. */

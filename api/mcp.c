@@ -133,7 +133,7 @@ static json_t *call_read_file(struct api_server *srv, json_t *args)
 static json_t *call_context(struct api_server *srv, json_t *args)
 {
 	char msg[256];
-	json_t *ctx = api__context_json(srv->reader, srv->tok, args, msg, sizeof(msg));
+	json_t *ctx = api__context_json(srv, args, msg, sizeof(msg));
 	if (!ctx)
 		return tool_error(msg);
 	json_t *text = json_object_get(ctx, "text");

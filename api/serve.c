@@ -406,7 +406,8 @@ static const char serve_help[] =
 	"                    e.g. http://127.0.0.1:8080/v1; LODE_LLM_KEY: bearer key\n"
 	"  --llm-model M     model name (or LODE_LLM_MODEL)\n"
 	"  --llm-timeout MS  fail when the LLM sends nothing for MS (default 120000)\n"
-	"  --budget N        default prompt budget of the agent routes (default 16000)\n"
+	"  --budget N        default token budget of /v1/context, get_context and the\n"
+	"                    agent routes (default 16000)\n"
 	"  --tokenizer S     how tokens are counted (or LODE_TOKENIZER): estimate (default),\n"
 	"                    PATH/tokenizer.json, PATH.gguf or http://server\n";
 

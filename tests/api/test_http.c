@@ -389,6 +389,7 @@ static void traversal(void)
 	cleanup(&s);
 }
 
+/* --token-file; and --budget as the default of a request without one */
 static void auth(void)
 {
 	struct server s;
@@ -400,7 +401,7 @@ static void auth(void)
 	char tok[160];
 	snprintf(tok, sizeof(tok), "%s/token", s.dir);
 	write_file(tok, "s3cret-token-0123456789\n");
-	const char *extra[] = { "--token-file", tok, NULL };
+	const char *extra[] = { "--token-file", tok, "--budget", "300", NULL };
 	start(&s, extra);
 	struct reply r;
 	request(&s, "GET", "/healthz", NULL, NULL, 0, NULL, &r);
@@ -418,6 +419,14 @@ static void auth(void)
 	const char *good[] = { "Authorization: Bearer s3cret-token-0123456789", NULL };
 	request(&s, "GET", "/v1/status", NULL, NULL, 0, good, &r);
 	T_EQ_INT(r.status, 200);
+	base_buf_release(&r.body);
+	/* a request without "budget" gets serve's --budget */
+	const char *ctx = "{\"query\":\"evict the oldest cache entry\"}";
+	request(&s, "POST", "/v1/context", "application/json", ctx, strlen(ctx), good, &r);
+	T_EQ_INT(r.status, 200);
+	json_t *j = reply_json(&r);
+	T_EQ_INT(json_integer_value(json_object_get(j, "budget")), 300);
+	json_decref(j);
 	base_buf_release(&r.body);
 	request(&s, "GET", "/", NULL, NULL, 0, NULL, &r);
 	T_EQ_INT(r.status, 401);
