@@ -163,6 +163,16 @@ struct attempt {
 	size_t delivered; /* bytes of text delivered (reply length) */
 };
 
+/* Keep the body's first ERRBODY_CAP bytes (an error's message, or a
+ * completion sent whole). */
+static void keep_head(struct base_buf *body, const char *ptr, size_t n)
+{
+	if (body->len >= ERRBODY_CAP)
+		return;
+	int rc = base_buf_add(body, ptr, BASE_MIN(n, ERRBODY_CAP - body->len));
+	(void)rc; /* out of memory only shortens it */
+}
+
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
 {
 	struct attempt *a = ud;
@@ -171,14 +181,11 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
 	if (a->status == 0)
 		curl_easy_getinfo(a->curl, CURLINFO_RESPONSE_CODE, &a->status);
 	if (a->status >= 400) {
-		if (a->body.len < ERRBODY_CAP)
-			if (base_buf_add(&a->body, ptr, BASE_MIN(n, ERRBODY_CAP - a->body.len))) {
-		}
+		keep_head(&a->body, ptr, n);
 		return n;
 	}
-	if (!a->sse.any && a->body.len < ERRBODY_CAP)
-		if (base_buf_add(&a->body, ptr, BASE_MIN(n, ERRBODY_CAP - a->body.len))) {
-		}
+	if (!a->sse.any)
+		keep_head(&a->body, ptr, n);
 	agent_sse_feed(&a->sse, ptr, n);
 	if (a->sse.stopped || a->sse.error)
 		return 0; /* abort the transfer */
