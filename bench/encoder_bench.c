@@ -20,9 +20,13 @@
  * fp32 accumulation: the card's practical tensor-core rate), then per
  * model tokens/s, chunks/s, the model FLOP rate and its fraction of the
  * GEMM rate, and the VRAM the backend took (cudaMemGetInfo before open and
- * after the run). With LODE_CUDA_ATTENTION=simple in the environment the
- * backend's CUDA-core attention runs instead of the tensor-core one (impl
- * "lode-cuda-simple-attn").
+ * after the run); then one "profile" line from a pass on a second handle
+ * opened with enc_cuda_options.profile: device milliseconds per stage
+ * (CUDA events between the stages), each stage's share, the four GEMMs'
+ * TFLOPS, and the pass's wall time beside its device time (the gap is
+ * launch and host overhead). With LODE_CUDA_ATTENTION=simple in the
+ * environment the backend's CUDA-core attention runs instead of the
+ * tensor-core one (impl "lode-cuda-simple-attn").
  */
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
@@ -200,6 +204,58 @@ static int run_pass(struct enc_cuda *cu, const struct bench_plan *p, uint32_t *o
 	return 0;
 }
 
+/* One profiled pass (after a warm-up) on a handle of its own: where the time goes. */
+static int profile_model(const struct shape *s, const struct enc_model *m, const struct bench_plan *p,
+			 uint64_t vram, uint32_t *offs, float *out)
+{
+	static const char *const names[] = {
+#define NAME(name, text) text,
+		ENC_CUDA_STAGE_MAP(NAME)
+#undef NAME
+	};
+	struct enc_cuda *cu = NULL;
+	struct base_err err = { 0, "" };
+	struct enc_cuda_options o = { .vram_limit = vram, .device = 0, .profile = true };
+	int rc = enc_cuda_open(m, &o, &cu, &err);
+	double ms[ENC_CUDA_STAGE__COUNT], t = 0;
+	if (!rc)
+		rc = run_pass(cu, p, offs, out, &err);
+	enc_cuda_profile(cu, ms); /* the warm-up's, taken off below */
+	if (!rc) {
+		double t0 = now();
+		rc = run_pass(cu, p, offs, out, &err);
+		t = now() - t0;
+	}
+	if (rc) {
+		fprintf(stderr, "encoder_bench: %s (profile): %s\n", s->name, err.msg);
+		enc_cuda_close(cu);
+		return 2;
+	}
+	double after[ENC_CUDA_STAGE__COUNT], dev = 0;
+	enc_cuda_profile(cu, after);
+	for (int i = 0; i < ENC_CUDA_STAGE__COUNT; i++)
+		dev += ms[i] = after[i] - ms[i];
+	/* 2 x multiply-adds of each GEMM over the pass */
+	double T = (double)p->tokens * s->layers, E = s->embd, F = s->ff;
+	double gf[ENC_CUDA_STAGE__COUNT] = { 0 };
+	gf[ENC_CUDA_STAGE_QKV] = 2 * T * E * 3 * E;
+	gf[ENC_CUDA_STAGE_OUT] = 2 * T * E * E;
+	gf[ENC_CUDA_STAGE_UP] = 2 * T * E * F;
+	gf[ENC_CUDA_STAGE_DOWN] = 2 * T * F * E;
+	printf("{\"bench\":\"profile\",\"model\":\"%s\",\"wall_ms\":%.3f,\"device_ms\":%.3f,\"stages\":{", s->name,
+	       t * 1e3, dev);
+	for (int i = 0; i < ENC_CUDA_STAGE__COUNT; i++) {
+		printf("%s\"%s\":{\"ms\":%.3f,\"share\":%.3f", i ? "," : "", names[i], ms[i], dev > 0 ? ms[i] / dev : 0);
+		if (gf[i] > 0 && ms[i] > 0)
+			printf(",\"tflops\":%.1f", gf[i] / (ms[i] * 1e-3) / 1e12);
+		printf("}");
+	}
+	printf("}}\n");
+	fflush(stdout);
+	enc_cuda_close(cu);
+	return 0;
+}
+
 static int bench_model(const struct shape *s, const struct bench_chunks *c, uint64_t vram, size_t batch_tokens,
 		       double seconds, double gemm)
 {
@@ -245,6 +301,10 @@ static int bench_model(const struct shape *s, const struct bench_chunks *c, uint
 		       gemm > 0 ? tf / gemm : 0.0, (double)(free0 - free1) / (1 << 20));
 		fflush(stdout);
 	}
+	enc_cuda_close(cu);
+	cu = NULL;
+	if (!rc)
+		rc = profile_model(s, &mm.m, &p, vram, offs, out);
 	base_free(offs);
 	base_free(out);
 	bench_plan_release(&p);

@@ -28,7 +28,7 @@ done
 mkdir -p "$out"
 
 # this GPU's architecture only (a quicker build); CMake's "native" needs 3.24
-archs=${LODE_CUDA_ARCHS:-$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d '. ')}
+archs=${LODE_CUDA_ARCHS:-$( (nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null || true) | head -1 | tr -d '. ')}
 cmake -S "$root/embed" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLODE_CUDA=ON \
   -DLODE_CUDA_ARCHS="${archs:-native}" >"$out/cmake.log"
 ninja -C "$build" >"$out/build.log"
@@ -62,4 +62,12 @@ for r in lode:
         if p["model"] == r["model"]:
             print(f"{'':<10} {p['impl']:<22} {p['tokens_per_s']:>10.0f} {p['chunks_per_s']:>9.1f} "
                   f"{p['vram_mib']:>9.0f} {r['tokens_per_s'] / p['tokens_per_s']:>7.2f}")
+# where lode's time goes: device time per stage (CUDA events), one pass
+for r in lode:
+    if r["bench"] != "profile":
+        continue
+    print(f"\n{r['model']}: one pass, device {r['device_ms']:.1f} ms of {r['wall_ms']:.1f} ms wall")
+    for name, st in sorted(r["stages"].items(), key=lambda kv: -kv[1]["ms"]):
+        tf = f"  {st['tflops']:.0f} TFLOPS" if "tflops" in st else ""
+        print(f"  {name:<14} {st['ms']:>8.2f} ms {100 * st['share']:>5.1f}%{tf}")
 EOF

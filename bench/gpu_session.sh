@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
 # bench/gpu_session.sh: everything issue 4 needs a GPU for, in one run on
 # the device machine (CUDA toolkit, cmake, ninja, python3 with torch and
-# transformers; no Debian dev packages, no network). Results go to $OUT.
+# transformers; no Debian dev packages, no network). Results go to $OUT:
+# steps.txt (each step's status and, on failure, its log's tail) and
+# session.tar.gz (every log and result; the tool brings back 8 files).
 #
 #   here:    cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release && ninja -C build
 #            bench/gpu_pack.sh build            # build-gpu/lode-gpu.tar.xz
 #   device:  bench/gpu_session.sh               (run with carry: ["build-gpu"])
 #
-# Steps, each with its own time limit; a failed step is reported and the
-# next one still runs:
+# A session is lent 15 minutes of device time, the machine's start (a
+# minute or two) included: the steps' limits add up to 510 s, so one run
+# with timeout_s 570 does everything. Steps, each with its own limit; a
+# failed step is reported and the next one still runs:
 #   1. standalone embed/ build with CUDA for this GPU, its tests (CUDA
 #      against the CPU reference; the CPU reference against the fixtures),
-#      and the throughput benchmark beside Hugging Face BertModel
-#      (bench/gpu_encoder.sh);
+#      and the throughput benchmark beside Hugging Face BertModel, with
+#      lode's time per stage (bench/gpu_encoder.sh);
 #   2. the outside reference: fixtures/encoder/ made again with
 #      transformers' BertModel (REFERENCE=transformers), compared with the
 #      committed ones (made with torch's TransformerEncoderLayer), and the
@@ -22,16 +26,18 @@
 #      embedder on the same tree.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-out=${OUT:-/tmp/lode-gpu-out}
-mkdir -p "$out"
+dest=${OUT:-/tmp/lode-gpu-out}
+out=/tmp/lode-gpu-session
 build=/tmp/lode-embed-gpu
+export root out build
+rm -rf "$out" && mkdir -p "$out" "$dest"
 status=0
 
-step() { # step NAME SECONDS CMD...
+step() { # step NAME SECONDS CMD... (CMD may be a function of this script)
   local name=$1 secs=$2; shift 2
   local t0=$SECONDS
   echo "== $name" | tee -a "$out/steps.txt"
-  if timeout "$secs" "$@" >"$out/$name.log" 2>&1; then
+  if timeout "$secs" bash -c '"$@"' step "$@" >"$out/$name.log" 2>&1; then
     echo "   ok ($((SECONDS - t0)) s)" | tee -a "$out/steps.txt"
   else
     echo "   FAILED rc=$? ($((SECONDS - t0)) s); tail:" | tee -a "$out/steps.txt"
@@ -43,26 +49,25 @@ step() { # step NAME SECONDS CMD...
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$out/gpu.txt" 2>&1
 
 # 1. build, CUDA tests, encoder throughput beside the peer
-step encoder 360 env BUILD="$build" OUT="$out/encoder" "$root/bench/gpu_encoder.sh"
+step encoder 270 env BUILD="$build" OUT="$out/encoder" "$root/bench/gpu_encoder.sh" --seconds 2
 
 # 2. transformers' BertModel as the reference
 fixtures() {
-  REFERENCE=transformers bash "$root/scripts/encoder-fixtures.sh" "$build" "$out/fixtures-hf" &&
-    python3 - "$root/fixtures/encoder" "$out/fixtures-hf" <<'EOF'
+  local hf=$out/fixtures-hf
+  REFERENCE=${REFERENCE:-transformers} bash "$root/scripts/encoder-fixtures.sh" "$build" "$hf/encoder" || return 1
+  python3 - "$root/fixtures/encoder" "$hf/encoder" <<'EOF' || return 1
 import glob, os, sys
-worst = 0.0
 for path in sorted(glob.glob(os.path.join(sys.argv[2], "bert-*.txt"))):
     mine = [l for l in open(os.path.join(sys.argv[1], os.path.basename(path))) if l.startswith("vec ")]
     hf = [l for l in open(path) if l.startswith("vec ")]
     assert len(mine) == len(hf), path
-    for a, b in zip(mine, hf):
-        d = max(abs(float(x) - float(y)) for x, y in zip(a.split()[1:], b.split()[1:]))
-        worst = max(worst, d)
+    worst = max(abs(float(x) - float(y)) for a, b in zip(mine, hf) for x, y in zip(a.split()[1:], b.split()[1:]))
     print("%s: %d vectors, BertModel vs TransformerEncoderLayer max |diff| %.2e" % (os.path.basename(path), len(hf), worst))
 EOF
-  LODE_FIXTURES="$out/fixtures-hf" "$build/test_encoder"
+  LODE_FIXTURES="$hf" "$build/test_encoder"
 }
-step reference 120 fixtures
+export -f fixtures
+step reference 90 fixtures
 
 # 3. lode index on the GPU, end to end
 e2e() {
@@ -80,12 +85,26 @@ e2e() {
     > "$out/index-cuda.json" 2> "$out/index-cuda.err"
   local rc=$?
   kill "$sampler"
+  tail -n 5 "$out/index-cuda.err"
   rm -rf "$tree/.lode"
   "$bin/lode" index --json --model hash "$tree" > "$out/index-hash.json" 2> "$out/index-hash.err"
   echo "peak VRAM in use (MiB, whole card): $(sort -n "$out/vram.txt" | tail -1)"
   return $rc
 }
-step index 300 e2e
+export -f e2e
+step index 150 e2e
 
-echo "results in $out"
+# what the reply's tail shows: the tables, the reference check, lode index
+{
+  echo "== summary"
+  sed -n '/cuBLAS fp16 GEMM/,$p' "$out/encoder.log"
+  grep -h "max |diff|\|^ok\|^FAIL\|passed" "$out/reference.log"
+  for f in "$out"/index-*.json; do
+    [ -s "$f" ] && python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); s=j["took_ms"]/1e3; c=j["chunks"]["written"]; print("%s: %d chunks in %.1f s = %.0f chunks/s; %s" % (sys.argv[1].split("/")[-1], c, s, c/s, j.get("embedder","")))' "$f"
+  done
+  grep -h "peak VRAM" "$out/index.log"
+} 2>&1 | tee -a "$out/steps.txt"
+cp "$out/steps.txt" "$dest/"
+tar -C "$out" --exclude=ids.txt -czf "$dest/session.tar.gz" .
+echo "results in $dest"
 exit $status

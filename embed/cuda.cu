@@ -91,6 +91,13 @@ struct enc_cuda {
 
 	float *up32;     /* host: upload staging, UPLOAD_CHUNK floats */
 	uint16_t *up16;  /* and halves */
+
+	/* profile: an event at each stage boundary of a forward; ev[0] its start */
+	bool profile;
+	cudaEvent_t *ev;
+	uint8_t *ev_stage; /* the stage that ends at ev[i] */
+	size_t n_ev, max_ev;
+	double prof_ms[ENC_CUDA_STAGE__COUNT];
 };
 
 /* ---- errors ------------------------------------------------------------------ */
@@ -401,6 +408,13 @@ static int setup(struct enc_cuda *c, const struct enc_model *m, struct base_err 
 		 (double)c->limit / (1u << 30));
 
 	CU_TRY(cudaStreamCreateWithFlags(&c->st, cudaStreamNonBlocking));
+	if (c->profile) {
+		c->max_ev = 4 + 9 * (size_t)cf->n_layer; /* start, upload, embed, 9 a layer, pool */
+		c->ev = (cudaEvent_t *)base_calloc(c->max_ev, sizeof(*c->ev));
+		c->ev_stage = (uint8_t *)base_calloc(c->max_ev, 1);
+		for (size_t i = 0; i < c->max_ev; i++)
+			CU_TRY(cudaEventCreate(&c->ev[i]));
+	}
 	BLAS_TRY(cublasCreate(&c->blas));
 	BLAS_TRY(cublasSetStream(c->blas, c->st));
 
@@ -472,6 +486,7 @@ extern "C" int enc_cuda_open(const struct enc_model *m, const struct enc_cuda_op
 	c->nomic = m->c.arch == ENC_NOMIC_BERT;
 	c->device = opts ? opts->device : 0;
 	c->limit = opts && opts->vram_limit ? opts->vram_limit : ENC_CUDA_DEFAULT_VRAM;
+	c->profile = opts && opts->profile;
 	/*
 	 * the tensor-core attention where the head size allows; the environment
 	 * can ask for the plain one (a GPU check comparing the two)
@@ -495,6 +510,11 @@ extern "C" void enc_cuda_close(struct enc_cuda *c)
 	/* errors are ignored here: after a device fault there is nothing left to save */
 	if (c->st)
 		(void)cudaStreamSynchronize(c->st);
+	for (size_t i = 0; c->ev && i < c->max_ev; i++)
+		if (c->ev[i])
+			(void)cudaEventDestroy(c->ev[i]);
+	base_free(c->ev);
+	base_free(c->ev_stage);
 	if (c->blas)
 		(void)cublasDestroy(c->blas);
 	if (c->st)
@@ -518,12 +538,45 @@ extern "C" size_t enc_cuda_max_tokens(const struct enc_cuda *c)
 	return c ? c->max_tokens : 0;
 }
 
+extern "C" void enc_cuda_profile(const struct enc_cuda *c, double *ms)
+{
+	for (int i = 0; i < ENC_CUDA_STAGE__COUNT; i++)
+		ms[i] = c ? c->prof_ms[i] : 0;
+}
+
 extern "C" const char *enc_cuda_describe(const struct enc_cuda *c)
 {
 	return c ? c->desc : "no CUDA";
 }
 
 /* ---- forward ---------------------------------------------------------------------- */
+
+/* Profiling: the stage that ends here (ev[0], the start, has none). */
+static cudaError_t mark(struct enc_cuda *c, enum enc_cuda_stage s)
+{
+	if (!c->profile)
+		return cudaSuccess;
+	if (c->n_ev == c->max_ev)
+		return cudaErrorInvalidValue;
+	c->ev_stage[c->n_ev] = (uint8_t)s;
+	return cudaEventRecord(c->ev[c->n_ev++], c->st);
+}
+
+/* After a forward: add each stage's time, once the last event completed. */
+static cudaError_t account(struct enc_cuda *c)
+{
+	if (!c->profile || c->n_ev < 2)
+		return cudaSuccess;
+	cudaError_t e = cudaEventSynchronize(c->ev[c->n_ev - 1]);
+	for (size_t i = 1; i < c->n_ev && e == cudaSuccess; i++) {
+		float ms = 0;
+		e = cudaEventElapsedTime(&ms, c->ev[i - 1], c->ev[i]);
+		c->prof_ms[c->ev_stage[i]] += ms;
+	}
+	return e;
+}
+
+#define STAGE(name) CU_TRY(mark(c, ENC_CUDA_STAGE_##name))
 
 /* Y[T][out] = X[T][in] . W^T (W row-major [out][in]); X's rows ldx apart; Y fp16 or fp32. */
 static cublasStatus_t gemm(struct enc_cuda *c, size_t T, size_t in, size_t out, const __half *X, size_t ldx,
@@ -559,26 +612,36 @@ static int run_layers(struct enc_cuda *c, size_t T, size_t n_tiles, struct base_
 	uint32_t t32 = (uint32_t)T;
 	CU_TRY(cuk_embed(c->st, t32, (uint32_t)E, c->d_ids, c->d_pos, c->tok, c->type0, c->pos, c->ln0, c->ln0_b,
 			 cf->eps, c->x, c->xh));
+	STAGE(EMBED);
 	for (uint32_t l = 0; l < cf->n_layer; l++) {
 		const struct cu_layer *L = &c->layers[l];
 		BLAS_TRY(gemm(c, T, E, 3 * E, c->xh, E, L->qkv, c->qkv, CUDA_R_16F));
+		STAGE(QKV);
 		CU_TRY(cuk_bias_rope(c->st, t32, (uint32_t)E, (uint32_t)H, c->qkv, L->qkv_b, c->rope, c->d_pos));
+		STAGE(BIAS_ROPE);
 		if (c->tensor_attn)
 			CU_TRY(cuk_attention_tc(c->st, c->d_tiles, (uint32_t)n_tiles, (uint32_t)E, (uint32_t)H, c->qkv,
 						c->attn));
 		else
 			CU_TRY(cuk_attention(c->st, c->d_tiles, (uint32_t)n_tiles, (uint32_t)E, (uint32_t)H, c->qkv,
 					     c->attn));
+		STAGE(ATTENTION);
 		BLAS_TRY(gemm(c, T, E, E, c->attn, E, L->o, c->proj, CUDA_R_32F));
+		STAGE(OUT);
 		CU_TRY(cuk_add_ln(c->st, t32, (uint32_t)E, c->proj, L->o_b, L->ln1, L->ln1_b, cf->eps, c->x, c->xh));
+		STAGE(ADD_LN1);
 		BLAS_TRY(gemm(c, T, E, FF, c->xh, E, L->up, c->ff, CUDA_R_16F));
+		STAGE(UP);
 		if (c->nomic)
 			CU_TRY(cuk_swiglu(c->st, t32, (uint32_t)F, c->ff, L->up_b));
 		else
 			CU_TRY(cuk_gelu(c->st, t32, (uint32_t)F, c->ff, L->up_b));
+		STAGE(ACT);
 		/* nomic-bert: the SwiGLU output sits in the first F of each row's 2F columns */
 		BLAS_TRY(gemm(c, T, F, E, c->ff, FF, L->down, c->proj, CUDA_R_32F));
+		STAGE(DOWN);
 		CU_TRY(cuk_add_ln(c->st, t32, (uint32_t)E, c->proj, L->down_b, L->ln2, L->ln2_b, cf->eps, c->x, c->xh));
+		STAGE(ADD_LN2);
 	}
 	return BASE_OK;
 }
@@ -587,11 +650,14 @@ static int forward(struct enc_cuda *c, const struct enc_batch *b, float *out, st
 {
 	size_t E = c->c.n_embd, T = b->offs[b->n_seq], n_seq = b->n_seq;
 	size_t n_tiles = pack(c, b);
+	c->n_ev = 0;
+	CU_TRY(mark(c, ENC_CUDA_STAGE_UPLOAD)); /* the start */
 	CU_TRY(cudaMemcpyAsync(c->d_ids, c->h_ids, T * sizeof(int32_t), cudaMemcpyHostToDevice, c->st));
 	CU_TRY(cudaMemcpyAsync(c->d_pos, c->h_pos, T * sizeof(int32_t), cudaMemcpyHostToDevice, c->st));
 	CU_TRY(cudaMemcpyAsync(c->d_offs, c->h_offs, (n_seq + 1) * sizeof(uint32_t), cudaMemcpyHostToDevice, c->st));
 	CU_TRY(cudaMemcpyAsync(c->d_tiles, c->h_tiles, n_tiles * sizeof(struct cuk_tile), cudaMemcpyHostToDevice,
 			       c->st));
+	STAGE(UPLOAD);
 	int rc = run_layers(c, T, n_tiles, err);
 	if (rc)
 		return rc;
@@ -604,8 +670,11 @@ static int forward(struct enc_cuda *c, const struct enc_batch *b, float *out, st
 		CU_TRY(cudaStreamSynchronize(c->st));
 		memcpy(out + s * E, c->h_out, k * E * sizeof(float));
 	}
+	STAGE(POOL);
+	CU_TRY(account(c));
 	return BASE_OK;
 }
+#undef STAGE
 
 extern "C" int enc_cuda_forward(struct enc_cuda *c, const struct enc_batch *b, float *out, struct base_err *err)
 {

@@ -3,6 +3,8 @@
  * (encoder.h). Opening always fails with BASE_E_DEVICE, so `--device auto`
  * falls back to the CPU and `--device cuda` says why it cannot.
  */
+#include <string.h>
+
 #include "embed/encoder.h"
 
 #include "base/banned.h"
@@ -44,4 +46,10 @@ int enc_cuda_forward(struct enc_cuda *c, const struct enc_batch *b, float *out, 
 	(void)b;
 	(void)out;
 	return base_err_set(err, BASE_E_DEVICE, "this lode was built without CUDA");
+}
+
+void enc_cuda_profile(const struct enc_cuda *c, double *ms)
+{
+	(void)c;
+	memset(ms, 0, ENC_CUDA_STAGE__COUNT * sizeof(*ms));
 }

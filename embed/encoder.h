@@ -147,6 +147,29 @@ struct enc_cuda;
 struct enc_cuda_options {
 	uint64_t vram_limit; /* bytes lode may use on the device; 0: ENC_CUDA_DEFAULT_VRAM */
 	int device;          /* CUDA device ordinal */
+	bool profile;        /* time every stage with CUDA events (enc_cuda_profile) */
+};
+
+/* The stages of a forward on the GPU, in order, as enc_cuda_profile counts them. */
+#define ENC_CUDA_STAGE_MAP(X)                                                                 \
+	X(UPLOAD, "upload")         /* the batch's ids, positions and tiles to the device */ \
+	X(EMBED, "embed")           /* embeddings + LayerNorm */                             \
+	X(QKV, "qkv_gemm")          /* per layer, from here to add_ln2 */                    \
+	X(BIAS_ROPE, "bias_rope")                                                            \
+	X(ATTENTION, "attention")                                                            \
+	X(OUT, "out_gemm")                                                                   \
+	X(ADD_LN1, "add_ln1")       /* bias + residual + LayerNorm */                        \
+	X(UP, "up_gemm")                                                                     \
+	X(ACT, "activation")        /* bias + GELU or SwiGLU */                              \
+	X(DOWN, "down_gemm")                                                                 \
+	X(ADD_LN2, "add_ln2")                                                                \
+	X(POOL, "pool_download")    /* pooling + L2, the vectors to the host */
+
+enum enc_cuda_stage {
+#define ENC__CUDA_STAGE_ENUM(name, text) ENC_CUDA_STAGE_##name,
+	ENC_CUDA_STAGE_MAP(ENC__CUDA_STAGE_ENUM)
+#undef ENC__CUDA_STAGE_ENUM
+	ENC_CUDA_STAGE__COUNT
 };
 
 #define ENC_CUDA_DEFAULT_VRAM ((uint64_t)2 << 30)
@@ -172,5 +195,10 @@ const char *enc_cuda_describe(const struct enc_cuda *c);
  * enc_cuda_max_tokens tokens. Not thread-safe on one handle.
  */
 int enc_cuda_forward(struct enc_cuda *c, const struct enc_batch *b, float *out, struct base_err *err);
+/**
+ * Device milliseconds per stage, summed over every forward since open,
+ * into ms[ENC_CUDA_STAGE__COUNT]; zeros unless opened with `profile`.
+ */
+void enc_cuda_profile(const struct enc_cuda *c, double *ms);
 
 #endif /* LODE_EMBED_ENCODER_H */

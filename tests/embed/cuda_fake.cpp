@@ -29,7 +29,7 @@ size_t free_bytes = (size_t)8 << 30;
 int fail_malloc_at = -1, fail_gemm_at = -1, mallocs, gemms;
 bool no_device;
 std::map<void *, size_t> live;
-int streams, handles;
+int streams, handles, events;
 } // namespace fake
 
 /* ---- the knobs cuda_fake_main.c turns ------------------------------------------------- */
@@ -50,10 +50,10 @@ extern "C" void fake_cuda_fail(int malloc_at, int gemm_at)
 	fake::mallocs = fake::gemms = 0;
 }
 
-/* Device and pinned blocks, streams and handles not yet freed. */
+/* Device and pinned blocks, streams, events and handles not yet freed. */
 extern "C" size_t fake_cuda_live(void)
 {
-	return fake::live.size() + (size_t)fake::streams + (size_t)fake::handles;
+	return fake::live.size() + (size_t)fake::streams + (size_t)fake::handles + (size_t)fake::events;
 }
 
 /* ---- the runtime ------------------------------------------------------------------------ */
@@ -187,6 +187,46 @@ cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t n, enum cudaMemcp
 cudaError_t cudaMemset(void *p, int v, size_t n)
 {
 	std::memset(p, v, n);
+	return cudaSuccess;
+}
+
+/* An event holds the time it was recorded (the stream is synchronous), -1 before. */
+struct CUevent_st {
+	double ms;
+};
+
+cudaError_t cudaEventCreate(cudaEvent_t *e)
+{
+	*e = new CUevent_st{ -1 };
+	fake::events++;
+	return cudaSuccess;
+}
+
+cudaError_t cudaEventDestroy(cudaEvent_t e)
+{
+	delete e;
+	fake::events--;
+	return cudaSuccess;
+}
+
+cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	e->ms = (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+	return cudaSuccess;
+}
+
+cudaError_t cudaEventSynchronize(cudaEvent_t e)
+{
+	return e->ms < 0 ? cudaErrorInvalidResourceHandle : cudaSuccess;
+}
+
+cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t a, cudaEvent_t b)
+{
+	if (a->ms < 0 || b->ms < 0)
+		return cudaErrorInvalidResourceHandle;
+	*ms = (float)(b->ms - a->ms);
 	return cudaSuccess;
 }
 

@@ -12,7 +12,9 @@
  *     batch above it refused, limits and free memory too small for the
  *     weights refused with BASE_E_DEVICE, no device;
  *   - every allocation of open failing in turn, and a failing GEMM in
- *     forward: BASE_E_DEVICE, nothing leaked (device, pinned, host).
+ *     forward: BASE_E_DEVICE, nothing leaked (device, pinned, host);
+ *   - the stage profile: the same vectors, stages that cover the forward,
+ *     its events freed.
  */
 #include "test.h"
 
@@ -232,6 +234,47 @@ static void test_failures(void)
 	unload(&l);
 }
 
+/* ---- the stage profile --------------------------------------------------------------- */
+
+static void test_profile(void)
+{
+	struct gw_bert c = small(GGUF_GGML_F16, 1, false, 4);
+	struct t_model l;
+	fake_cuda_reset((size_t)8 << 30, false);
+	t_model_make(&l, &c, 120);
+	struct base_err err = { 0, "" };
+	struct enc_cuda *plain = open_fake(&l.m, 0), *prof = NULL;
+	T_OK(enc_cuda_open(&l.m, &(struct enc_cuda_options){ .profile = true }, &prof, &err));
+	int32_t ids[40];
+	for (int t = 0; t < 40; t++)
+		ids[t] = (t * 7) % 120;
+	uint32_t offs[3] = { 0, 25, 40 };
+	struct enc_batch b = { ids, offs, 2 };
+	float a[2 * 64], p[2 * 64];
+	double ms[ENC_CUDA_STAGE__COUNT], total = 0;
+	T_OK(enc_cuda_forward(plain, &b, a, &err));
+	uint64_t t0 = base_now_ns();
+	T_OK(enc_cuda_forward(prof, &b, p, &err));
+	double wall = (double)(base_now_ns() - t0) / 1e6;
+	T_TRUE(memcmp(a, p, sizeof(a)) == 0);
+	enc_cuda_profile(prof, ms);
+	for (int s = 0; s < ENC_CUDA_STAGE__COUNT; s++) {
+		T_TRUE(ms[s] >= 0);
+		total += ms[s];
+	}
+	/* the emulated kernels and GEMMs take time; the stages cover the forward */
+	T_TRUE(ms[ENC_CUDA_STAGE_ATTENTION] > 0 && ms[ENC_CUDA_STAGE_QKV] > 0 && ms[ENC_CUDA_STAGE_DOWN] > 0);
+	fprintf(stderr, "  stages %.2f ms of %.2f ms\n", total, wall);
+	T_TRUE(total <= wall && total >= 0.8 * wall);
+	enc_cuda_profile(plain, ms);
+	for (int s = 0; s < ENC_CUDA_STAGE__COUNT; s++)
+		T_TRUE(ms[s] == 0);
+	enc_cuda_close(plain);
+	enc_cuda_close(prof);
+	T_EQ_INT(fake_cuda_live(), 0);
+	unload(&l);
+}
+
 T_MAIN(T_ENTRY(test_bert_f32), T_ENTRY(test_bert_f16_cls), T_ENTRY(test_bert_q8_0), T_ENTRY(test_nomic_f32),
        T_ENTRY(test_nomic_bf16_cls), T_ENTRY(test_head20_cuda_cores), T_ENTRY(test_simple_attention_env),
-       T_ENTRY(test_plan), T_ENTRY(test_failures))
+       T_ENTRY(test_plan), T_ENTRY(test_failures), T_ENTRY(test_profile))
