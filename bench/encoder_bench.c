@@ -24,9 +24,9 @@
  * opened with enc_cuda_options.profile: device milliseconds per stage
  * (CUDA events between the stages), each stage's share, the four GEMMs'
  * TFLOPS, and the pass's wall time beside its device time (the gap is
- * launch and host overhead). With LODE_CUDA_ATTENTION=simple in the
- * environment the backend's CUDA-core attention runs instead of the
- * tensor-core one (impl "lode-cuda-simple-attn").
+ * launch and host overhead). LODE_CUDA_ATTENTION in the environment picks
+ * the backend's attention kernel (embed/cuda.cu; impl "lode-cuda-K-attn"
+ * for LODE_CUDA_ATTENTION=K).
  */
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
@@ -293,11 +293,11 @@ static int bench_model(const struct shape *s, const struct bench_chunks *c, uint
 	} else {
 		double tps = p.tokens * passes / t, cps = p.n_seq * passes / t, tf = flops * passes / t / 1e12;
 		const char *attn = getenv("LODE_CUDA_ATTENTION");
-		printf("{\"bench\":\"encoder\",\"impl\":\"lode-cuda%s\",\"model\":\"%s\",\"device\":\"%s\","
+		printf("{\"bench\":\"encoder\",\"impl\":\"lode-cuda%s%s%s\",\"model\":\"%s\",\"device\":\"%s\","
 		       "\"chunks\":%zu,\"tokens\":%zu,\"batches\":%zu,\"batch_tokens\":%zu,\"passes\":%d,"
 		       "\"seconds\":%.3f,\"tokens_per_s\":%.0f,\"chunks_per_s\":%.1f,\"model_tflops\":%.2f,"
 		       "\"fraction_of_gemm\":%.3f,\"vram_mib\":%.1f}\n",
-		       attn && strcmp(attn, "simple") == 0 ? "-simple-attn" : "", s->name, enc_cuda_describe(cu), p.n_seq, p.tokens, p.n_batch, budget, passes, t, tps, cps, tf,
+		       attn ? "-" : "", attn ? attn : "", attn ? "-attn" : "", s->name, enc_cuda_describe(cu), p.n_seq, p.tokens, p.n_batch, budget, passes, t, tps, cps, tf,
 		       gemm > 0 ? tf / gemm : 0.0, (double)(free0 - free1) / (1 << 20));
 		fflush(stdout);
 	}

@@ -39,9 +39,11 @@ fi
 ids=$out/ids.txt
 "$build/encoder_bench" --write-ids "$ids" --chunks "${CHUNKS:-4096}"
 "$build/encoder_bench" --ids "$ids" --model "$model" --seconds "$seconds" | tee "$out/lode.jsonl"
-# the CUDA-core attention beside it (what the tensor-core kernel gains)
-LODE_CUDA_ATTENTION=simple "$build/encoder_bench" --ids "$ids" --model "$model" --seconds "$seconds" |
-  grep '"encoder"' | tee -a "$out/lode.jsonl"
+# the other attention kernels beside the default (wmma): CUDA cores, mma.sync
+for attn in simple flash; do
+  LODE_CUDA_ATTENTION=$attn "$build/encoder_bench" --ids "$ids" --model "$model" --seconds "$seconds" |
+    grep -v '"gemm"' | sed "s/\"bench\":\"profile\",/&\"attention\":\"$attn\",/" | tee -a "$out/lode.jsonl"
+done
 python3 "$root/bench/encoder_peer.py" --ids "$ids" --model "$model" --seconds "$seconds" | tee "$out/peer.jsonl"
 
 python3 - "$out/lode.jsonl" "$out/peer.jsonl" <<'EOF'
@@ -66,7 +68,8 @@ for r in lode:
 for r in lode:
     if r["bench"] != "profile":
         continue
-    print(f"\n{r['model']}: one pass, device {r['device_ms']:.1f} ms of {r['wall_ms']:.1f} ms wall")
+    print(f"\n{r['model']} ({r.get('attention', 'wmma')} attention): one pass, device {r['device_ms']:.1f} ms "
+          f"of {r['wall_ms']:.1f} ms wall")
     for name, st in sorted(r["stages"].items(), key=lambda kv: -kv[1]["ms"]):
         tf = f"  {st['tflops']:.0f} TFLOPS" if "tflops" in st else ""
         print(f"  {name:<14} {st['ms']:>8.2f} ms {100 * st['share']:>5.1f}%{tf}")

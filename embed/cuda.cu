@@ -2,9 +2,10 @@
  * cuda.cu: the CUDA backend of the encoders (encoder.h), host side. The
  * kernels are in cuda_kernels.cu; the matrix products are cuBLAS GemmEx
  * with fp16 inputs and fp32 accumulation (tensor cores), and so is
- * attention when the head size is a multiple of 16 (cuk_attention_tc;
- * LODE_CUDA_ATTENTION=simple in the environment takes the CUDA-core
- * kernel instead, for comparisons on a GPU).
+ * attention when the head size is a multiple of 16 (cuk_attention_tc,
+ * wmma). For comparisons on a GPU, LODE_CUDA_ATTENTION in the environment
+ * picks another kernel: "simple" the CUDA-core one, "flash" the mma.sync
+ * one (cuk_attention_flash: head sizes 16, 32, 64, 128, sm_80 and later).
  *
  * Memory plan. Two device allocations, both made at open:
  *   weights  fp16 matrices and embeddings (bert's q, k, v stacked into one
@@ -58,10 +59,13 @@ struct cu_layer {
 	float *ln1, *ln1_b, *ln2, *ln2_b;
 };
 
+/* The attention kernel: cuk_attention, cuk_attention_tc, cuk_attention_flash. */
+enum att { ATT_SIMPLE, ATT_WMMA, ATT_FLASH };
+
 struct enc_cuda {
 	struct enc_config c;
 	bool nomic;
-	bool tensor_attn; /* attention on the tensor cores (cuk_attention_tc) */
+	enum att att;
 	int device;
 	char desc[320];
 	cudaStream_t st;
@@ -404,8 +408,17 @@ static int setup(struct enc_cuda *c, const struct enc_model *m, struct base_err 
 		return base_err_set(err, BASE_E_DEVICE,
 				    "CUDA: %s: sm_%d%d has no code in this build (%s; see LODE_CUDA_ARCHS)", prop.name,
 				    prop.major, prop.minor, cudaGetErrorString(e));
-	snprintf(c->desc, sizeof(c->desc), "%s, sm_%d%d, %.1f GiB cap", prop.name, prop.major, prop.minor,
-		 (double)c->limit / (1u << 30));
+	/* the wmma attention where the head size allows, unless the environment asks for another */
+	const char *want = getenv("LODE_CUDA_ATTENTION");
+	uint32_t D = cf->n_embd / cf->n_head;
+	c->att = D % 16 == 0 ? ATT_WMMA : ATT_SIMPLE;
+	if (want && strcmp(want, "simple") == 0)
+		c->att = ATT_SIMPLE;
+	else if (want && strcmp(want, "flash") == 0 && cuk_flash_head(D) && prop.major >= 8)
+		c->att = ATT_FLASH;
+	static const char *const att_name[] = { "simple", "wmma", "flash" };
+	snprintf(c->desc, sizeof(c->desc), "%s, sm_%d%d, %.1f GiB cap, %s attention", prop.name, prop.major, prop.minor,
+		 (double)c->limit / (1u << 30), att_name[c->att]);
 
 	CU_TRY(cudaStreamCreateWithFlags(&c->st, cudaStreamNonBlocking));
 	if (c->profile) {
@@ -487,12 +500,6 @@ extern "C" int enc_cuda_open(const struct enc_model *m, const struct enc_cuda_op
 	c->device = opts ? opts->device : 0;
 	c->limit = opts && opts->vram_limit ? opts->vram_limit : ENC_CUDA_DEFAULT_VRAM;
 	c->profile = opts && opts->profile;
-	/*
-	 * the tensor-core attention where the head size allows; the environment
-	 * can ask for the plain one (a GPU check comparing the two)
-	 */
-	const char *attn = getenv("LODE_CUDA_ATTENTION");
-	c->tensor_attn = m->c.n_embd / m->c.n_head % 16 == 0 && !(attn && strcmp(attn, "simple") == 0);
 	c->layers = (struct cu_layer *)base_calloc(m->c.n_layer ? m->c.n_layer : 1, sizeof(*c->layers));
 	rc = setup(c, m, err);
 	if (rc) {
@@ -593,13 +600,14 @@ static cublasStatus_t gemm(struct enc_cuda *c, size_t T, size_t in, size_t out, 
 static size_t pack(struct enc_cuda *c, const struct enc_batch *b)
 {
 	size_t T = b->offs[b->n_seq], nt = 0;
+	uint32_t rows = c->att == ATT_FLASH ? CUK_FLASH_ROWS : CUK_QROWS;
 	memcpy(c->h_ids, b->ids, T * sizeof(int32_t));
 	memcpy(c->h_offs, b->offs, (b->n_seq + 1) * sizeof(uint32_t));
 	for (size_t s = 0; s < b->n_seq; s++) {
 		uint32_t a = b->offs[s], L = b->offs[s + 1] - a;
 		for (uint32_t i = 0; i < L; i++)
 			c->h_pos[a + i] = (int32_t)i;
-		for (uint32_t q0 = 0; q0 < L; q0 += CUK_QROWS)
+		for (uint32_t q0 = 0; q0 < L; q0 += rows)
 			c->h_tiles[nt++] = cuk_tile{ a, L, q0 };
 	}
 	return nt;
@@ -619,7 +627,10 @@ static int run_layers(struct enc_cuda *c, size_t T, size_t n_tiles, struct base_
 		STAGE(QKV);
 		CU_TRY(cuk_bias_rope(c->st, t32, (uint32_t)E, (uint32_t)H, c->qkv, L->qkv_b, c->rope, c->d_pos));
 		STAGE(BIAS_ROPE);
-		if (c->tensor_attn)
+		if (c->att == ATT_FLASH)
+			CU_TRY(cuk_attention_flash(c->st, c->d_tiles, (uint32_t)n_tiles, (uint32_t)E, (uint32_t)H, c->qkv,
+						   c->attn));
+		else if (c->att == ATT_WMMA)
 			CU_TRY(cuk_attention_tc(c->st, c->d_tiles, (uint32_t)n_tiles, (uint32_t)E, (uint32_t)H, c->qkv,
 						c->attn));
 		else

@@ -506,6 +506,216 @@ cudaError_t cuk_attention_tc(cudaStream_t st, const struct cuk_tile *tiles, uint
 	return cudaGetLastError();
 }
 
+/* ---- attention on the tensor cores, FlashAttention-2 style -------------------------
+ *
+ * Block (tile of CUK_FLASH_ROWS = 64 query rows, head): 4 warps of 16 rows.
+ * Keys go by in tiles of FLASH_KEYS = 64 through shared memory (K
+ * row-major, V transposed), loaded by the whole block with 16-byte loads
+ * and shared by its warps. The products are mma.sync m16n8k16 (fp16 in,
+ * fp32 accumulators) with every fragment in registers, laid out as the PTX
+ * ISA documents that shape (g = lane / 4, t = lane % 4; a register holds
+ * two fp16, the lower column in the low half):
+ *   A 16x16 row-major: a0 (g, 2t..2t+1)  a1 (g+8, 2t..)  a2 (g, 2t+8..)  a3 (g+8, 2t+8..)
+ *   B 16x8 "col":      b0 (2t..2t+1, g)  b1 (2t+8..2t+9, g)
+ *   C 16x8:            c0 c1 (g, 2t..2t+1)  c2 c3 (g+8, 2t..2t+1)
+ * So S = Q K^T reads K rows as they lie, P V reads rows of V^T, the
+ * accumulators of S for keys 16j..16j+15 are (packed to fp16) the A
+ * fragment of P for P V, and the online softmax runs in registers: a row
+ * lives in the 4 lanes of a group (max and sum by two xor shuffles). Rows
+ * and keys past the sequence are zeros; keys past it are masked out of the
+ * softmax; a warp whose rows all lie past it only helps load. Needs sm_80
+ * (cuk_flash_ok).
+ */
+#define FLASH_WARPS (CUK_FLASH_ROWS / 16)
+#define FLASH_KEYS 64
+#define FLASH_LDK(D) ((D) + 8)     /* halves per row of K: rows 16-byte aligned, reads conflict-free */
+#define FLASH_LDV (FLASH_KEYS + 8) /* halves per row of V^T */
+
+static size_t flash_smem(uint32_t D)
+{
+	return ((size_t)FLASH_KEYS * FLASH_LDK(D) + (size_t)D * FLASH_LDV) * sizeof(__half);
+}
+
+static __device__ __forceinline__ uint32_t lds32(const __half *p)
+{
+	return *reinterpret_cast<const uint32_t *>(p);
+}
+
+static __device__ __forceinline__ uint32_t pack_half2(float lo, float hi)
+{
+	__half2 h = __floats2half2_rn(lo, hi);
+	return *reinterpret_cast<uint32_t *>(&h);
+}
+
+#ifndef CUK_EMU_MMA /* the CPU emulation brings its own */
+/* d += a b for one m16n8k16 tile, the warp's fragments laid out as above. */
+static __device__ __forceinline__ void mma_16816(float *d, const uint32_t *a, const uint32_t *b)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+	asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+		     "{%8, %9}, {%0, %1, %2, %3};\n"
+		     : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+		     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+#endif
+}
+#endif
+
+template <uint32_t D>
+static __global__ void __launch_bounds__(FLASH_WARPS * 32)
+	attention_flash_kernel(const struct cuk_tile *tiles, uint32_t E, const __half *qkv, __half *out)
+{
+	constexpr uint32_t KS = D / 16, NT = D / 8, ST = FLASH_KEYS / 8; /* k-steps of Q K^T; n8 tiles of O, S */
+	const struct cuk_tile tile = tiles[blockIdx.x];
+	const uint32_t h = blockIdx.y, ld = 3 * E, lane = threadIdx.x & 31u, w = threadIdx.x >> 5;
+	const uint32_t g = lane >> 2, t = lane & 3u, r0 = tile.q0 + 16 * w;
+	const bool active = r0 < tile.len;
+	const float scale = 1.4426950408889634f * rsqrtf((float)D); /* base-2 softmax */
+	const __half *base = qkv + (size_t)tile.start * ld + (size_t)h * D;
+	CUK_DYNAMIC_SHARED(unsigned char, fsm);
+	__half *ks = (__half *)fsm, *vt = ks + FLASH_KEYS * FLASH_LDK(D);
+
+	uint32_t qa[KS][4];
+#pragma unroll
+	for (uint32_t kk = 0; kk < KS; kk++)
+#pragma unroll
+		for (uint32_t i = 0; i < 4; i++) {
+			uint32_t row = r0 + g + 8 * (i & 1), col = 16 * kk + 2 * t + 8 * (i >> 1);
+			qa[kk][i] = row < tile.len ? lds32(base + (size_t)row * ld + col) : 0u;
+		}
+	float o[NT][4], m[2] = { -INFINITY, -INFINITY }, l[2] = { 0.0f, 0.0f };
+#pragma unroll
+	for (uint32_t n = 0; n < NT; n++)
+		o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
+
+	for (uint32_t k0 = 0; k0 < tile.len; k0 += FLASH_KEYS) {
+		__syncthreads(); /* the previous tile is consumed */
+		for (uint32_t i = threadIdx.x; i < FLASH_KEYS * (D / 8); i += blockDim.x) {
+			uint32_t j = i / (D / 8), d = 8 * (i % (D / 8)), k = k0 + j;
+			uint4 kv = make_uint4(0, 0, 0, 0), vv = kv;
+			if (k < tile.len) {
+				const __half *p = base + (size_t)k * ld + d;
+				kv = *reinterpret_cast<const uint4 *>(p + E);
+				vv = *reinterpret_cast<const uint4 *>(p + 2 * E);
+			}
+			*reinterpret_cast<uint4 *>(ks + j * FLASH_LDK(D) + d) = kv;
+			const __half *vh = reinterpret_cast<const __half *>(&vv);
+#pragma unroll
+			for (uint32_t e = 0; e < 8; e++)
+				vt[(d + e) * FLASH_LDV + j] = vh[e];
+		}
+		__syncthreads();
+		if (!active)
+			continue;
+
+		float sc[ST][4];
+#pragma unroll
+		for (uint32_t n = 0; n < ST; n++) {
+			sc[n][0] = sc[n][1] = sc[n][2] = sc[n][3] = 0.0f;
+			const __half *kr = ks + (8 * n + g) * FLASH_LDK(D) + 2 * t;
+#pragma unroll
+			for (uint32_t kk = 0; kk < KS; kk++) {
+				uint32_t b[2] = { lds32(kr + 16 * kk), lds32(kr + 16 * kk + 8) };
+				mma_16816(sc[n], qa[kk], b);
+			}
+		}
+
+		const uint32_t nk = tile.len - k0 < FLASH_KEYS ? tile.len - k0 : FLASH_KEYS;
+		float mx[2] = { -INFINITY, -INFINITY }, corr[2];
+#pragma unroll
+		for (uint32_t n = 0; n < ST; n++)
+#pragma unroll
+			for (uint32_t e = 0; e < 4; e++) {
+				float v = 8 * n + 2 * t + (e & 1) < nk ? sc[n][e] * scale : -INFINITY;
+				sc[n][e] = v;
+				mx[e >> 1] = fmaxf(mx[e >> 1], v);
+			}
+#pragma unroll
+		for (uint32_t r = 0; r < 2; r++) { /* key k0 is valid: the group's max is finite */
+			mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+			mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+			float mn = fmaxf(m[r], mx[r]);
+			corr[r] = exp2f(m[r] - mn);
+			m[r] = mn;
+			l[r] *= corr[r];
+		}
+#pragma unroll
+		for (uint32_t n = 0; n < ST; n++)
+#pragma unroll
+			for (uint32_t e = 0; e < 4; e++) {
+				float p = exp2f(sc[n][e] - m[e >> 1]);
+				sc[n][e] = p;
+				l[e >> 1] += p; /* this lane's part of the row sum */
+			}
+#pragma unroll
+		for (uint32_t n = 0; n < NT; n++) {
+			o[n][0] *= corr[0];
+			o[n][1] *= corr[0];
+			o[n][2] *= corr[1];
+			o[n][3] *= corr[1];
+		}
+
+#pragma unroll
+		for (uint32_t j = 0; j < FLASH_KEYS / 16; j++) {
+			if (16 * j >= nk) /* P and V are zeros there */
+				break;
+			uint32_t a[4] = { pack_half2(sc[2 * j][0], sc[2 * j][1]), pack_half2(sc[2 * j][2], sc[2 * j][3]),
+					  pack_half2(sc[2 * j + 1][0], sc[2 * j + 1][1]),
+					  pack_half2(sc[2 * j + 1][2], sc[2 * j + 1][3]) };
+#pragma unroll
+			for (uint32_t n = 0; n < NT; n++) {
+				const __half *vr = vt + (8 * n + g) * FLASH_LDV + 16 * j + 2 * t;
+				uint32_t b[2] = { lds32(vr), lds32(vr + 8) };
+				mma_16816(o[n], a, b);
+			}
+		}
+	}
+	if (!active)
+		return;
+#pragma unroll
+	for (uint32_t r = 0; r < 2; r++) {
+		float sum = l[r] + __shfl_xor_sync(0xffffffffu, l[r], 1);
+		sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+		uint32_t row = r0 + g + 8 * r;
+		if (row >= tile.len)
+			continue;
+		float inv = 1.0f / sum;
+		__half *dst = out + ((size_t)tile.start + row) * E + (size_t)h * D + 2 * t;
+#pragma unroll
+		for (uint32_t n = 0; n < NT; n++)
+			*reinterpret_cast<__half2 *>(dst + 8 * n) = __floats2half2_rn(o[n][2 * r] * inv, o[n][2 * r + 1] * inv);
+	}
+}
+
+template <uint32_t D>
+static cudaError_t launch_flash(cudaStream_t st, const struct cuk_tile *tiles, uint32_t n_tiles, uint32_t E,
+				uint32_t H, const __half *qkv, __half *out)
+{
+	CUK_LAUNCH(attention_flash_kernel<D>, dim3(n_tiles, H), FLASH_WARPS * 32, flash_smem(D), st, tiles, E, qkv, out);
+	return cudaGetLastError();
+}
+
+bool cuk_flash_head(uint32_t D)
+{
+	return D == 16 || D == 32 || D == 64 || D == 128;
+}
+
+cudaError_t cuk_attention_flash(cudaStream_t st, const struct cuk_tile *tiles, uint32_t n_tiles, uint32_t E,
+				uint32_t H, const __half *qkv, __half *out)
+{
+	switch (E / H) {
+	case 16:
+		return launch_flash<16>(st, tiles, n_tiles, E, H, qkv, out);
+	case 32:
+		return launch_flash<32>(st, tiles, n_tiles, E, H, qkv, out);
+	case 64:
+		return launch_flash<64>(st, tiles, n_tiles, E, H, qkv, out);
+	case 128:
+		return launch_flash<128>(st, tiles, n_tiles, E, H, qkv, out);
+	default:
+		return cudaErrorInvalidValue;
+	}
+}
+
 /* ---- pooling ------------------------------------------------------------------ */
 
 static __global__ void pool_kernel(uint32_t E, const uint32_t *offs, bool cls, const float *x, float *out)

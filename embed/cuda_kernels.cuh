@@ -26,7 +26,11 @@
 /* The widest head the attention kernel takes. */
 #define CUK_MAX_HEAD 128
 
-/* One attention block's work: query rows [q0, q0 + CUK_QROWS) of the sequence at token start. */
+/* Query rows of one block of cuk_attention_flash. */
+#define CUK_FLASH_ROWS 64
+
+/* One attention block's work: query rows [q0, q0 + CUK_QROWS) (CUK_FLASH_ROWS
+ * for cuk_attention_flash) of the sequence at token start. */
 struct cuk_tile {
 	uint32_t start, len, q0;
 };
@@ -71,6 +75,15 @@ cudaError_t cuk_attention(cudaStream_t st, const struct cuk_tile *tiles, uint32_
  */
 cudaError_t cuk_attention_tc(cudaStream_t st, const struct cuk_tile *tiles, uint32_t n_tiles, uint32_t E, uint32_t H,
 			     const __half *qkv, __half *out);
+
+/*
+ * The same, FlashAttention-2 style: mma.sync m16n8k16 with the softmax in
+ * registers, 64 query rows a block sharing each K/V tile; tiles of
+ * CUK_FLASH_ROWS rows. Head sizes where cuk_flash_head; sm_80 or later.
+ */
+cudaError_t cuk_attention_flash(cudaStream_t st, const struct cuk_tile *tiles, uint32_t n_tiles, uint32_t E,
+				uint32_t H, const __half *qkv, __half *out);
+bool cuk_flash_head(uint32_t D);
 
 /*
  * out[s] = L2-normalised mean (or, cls, first) of the rows of x in

@@ -58,8 +58,13 @@ thread_local uint3 tid;
 thread_local dim3 bid;
 dim3 bdim, gdim;
 barrier *block_bar;
+struct mma_frag {
+	uint32_t a[4], b[2];
+	float c[4];
+};
 struct warp {
 	float buf[32];
+	mma_frag mma[32];
 	barrier *bar;
 };
 std::vector<warp> warps;
@@ -220,5 +225,53 @@ static inline void mma_sync(fragment<accumulator, 16, 16, 16, float> &d,
 }
 } // namespace wmma
 } // namespace nvcuda
+
+/*
+ * mma.sync m16n8k16 (fp16 A and B, fp32 C and D) as cuda_kernels.cu calls
+ * it: every lane puts down its fragments, each one gathers the whole A, B
+ * and C by the PTX ISA's layouts (g = lane / 4, t = lane % 4) and computes
+ * its own four elements of D.
+ */
+#define CUK_EMU_MMA 1
+
+static inline float emu_half(uint32_t r, unsigned hi)
+{
+	__half_raw h;
+	h.x = (unsigned short)(hi ? r >> 16 : r & 0xffffu);
+	return __half2float(__half(h));
+}
+
+static void mma_16816(float *d, const uint32_t *a, const uint32_t *b)
+{
+	unsigned lane = emu::tid.x & 31;
+	emu::warp &w = emu::warps[emu::tid.x >> 5];
+	emu::mma_frag &mine = w.mma[lane];
+	std::memcpy(mine.a, a, sizeof(mine.a));
+	std::memcpy(mine.b, b, sizeof(mine.b));
+	std::memcpy(mine.c, d, sizeof(mine.c));
+	w.bar->arrive_and_wait();
+	float A[16][16], B[16][8], C[16][8];
+	for (unsigned L = 0; L < 32; L++) {
+		const emu::mma_frag &f = w.mma[L];
+		unsigned g = L >> 2, t = L & 3;
+		for (unsigned i = 0; i < 4; i++)
+			for (unsigned hi = 0; hi < 2; hi++)
+				A[g + 8 * (i & 1)][2 * t + hi + 8 * (i >> 1)] = emu_half(f.a[i], hi);
+		for (unsigned i = 0; i < 2; i++)
+			for (unsigned hi = 0; hi < 2; hi++)
+				B[2 * t + hi + 8 * i][g] = emu_half(f.b[i], hi);
+		for (unsigned i = 0; i < 4; i++)
+			C[g + 8 * (i >> 1)][2 * t + (i & 1)] = f.c[i];
+	}
+	w.bar->arrive_and_wait(); /* every lane has read the fragments */
+	unsigned g = lane >> 2, t = lane & 3;
+	for (unsigned i = 0; i < 4; i++) {
+		unsigned row = g + 8 * (i >> 1), col = 2 * t + (i & 1);
+		float s = C[row][col];
+		for (unsigned k = 0; k < 16; k++)
+			s += A[row][k] * B[k][col];
+		d[i] = s;
+	}
+}
 
 #endif /* LODE_TESTS_CUDA_EMU_H */

@@ -6,8 +6,8 @@
  *   - forward against the CPU reference: bert f32/f16/q8_0 (mean and CLS),
  *     nomic-bert f32 and bf16 (RoPE, SwiGLU); mixed lengths in one batch;
  *     1 - cosine <= 1e-6 per vector; attention on the tensor cores (head
- *     sizes 16, 32, 64) and on the CUDA cores (head size 20, and
- *     LODE_CUDA_ATTENTION=simple);
+ *     sizes 16, 32, 64; wmma, and mma.sync with LODE_CUDA_ATTENTION=flash)
+ *     and on the CUDA cores (head size 20, and LODE_CUDA_ATTENTION=simple);
  *   - the memory plan: max_tokens from the limit and the free memory, a
  *     batch above it refused, limits and free memory too small for the
  *     weights refused with BASE_E_DEVICE, no device;
@@ -57,13 +57,15 @@ static struct enc_cuda *open_fake(const struct enc_model *m, uint64_t limit)
 	return cu;
 }
 
-static void compare(const struct gw_bert *c)
+/* The CUDA backend against the CPU reference on one mixed batch; `attn`: the kernel it must say it runs. */
+static void compare(const struct gw_bert *c, const char *attn)
 {
 	fake_cuda_reset((size_t)8 << 30, false);
 	struct t_model l;
 	t_model_make(&l, c, 120);
 	struct enc_cuda *cu = open_fake(&l.m, 0);
 	T_TRUE(strstr(enc_cuda_describe(cu), "lode fake GPU, sm_90, 2.0 GiB cap") != NULL);
+	T_TRUE(strstr(enc_cuda_describe(cu), attn) != NULL);
 	static const uint32_t lens[] = { 17, 1, 33, 2, 5 }; /* 2 query tiles, 2 key tiles */
 	uint32_t offs[BASE_ARRAY_LEN(lens) + 1] = { 0 };
 	for (size_t s = 0; s < BASE_ARRAY_LEN(lens); s++)
@@ -94,46 +96,59 @@ static void compare(const struct gw_bert *c)
 static void test_bert_f32(void)
 {
 	struct gw_bert c = small(GGUF_GGML_F32, 1, false, 4);
-	compare(&c);
+	compare(&c, "wmma attention");
 }
 
 static void test_bert_f16_cls(void)
 {
 	struct gw_bert c = small(GGUF_GGML_F16, 2, false, 2);
-	compare(&c);
+	compare(&c, "wmma attention");
 }
 
 static void test_bert_q8_0(void)
 {
 	struct gw_bert c = small(GGUF_GGML_Q8_0, 1, false, 1); /* head size 64 */
-	compare(&c);
+	compare(&c, "wmma attention");
 }
 
 static void test_nomic_f32(void)
 {
 	struct gw_bert c = small(GGUF_GGML_F32, 1, true, 2);
-	compare(&c);
+	compare(&c, "wmma attention");
 }
 
 static void test_nomic_bf16_cls(void)
 {
 	struct gw_bert c = small(GGUF_GGML_BF16, 2, true, 4);
 	c.rope_base = 10000.0f;
-	compare(&c);
+	compare(&c, "wmma attention");
 }
 
 static void test_head20_cuda_cores(void)
 {
 	struct gw_bert c = small(GGUF_GGML_F16, 1, false, 4);
 	c.n_embd = 80; /* head size 20: not a multiple of 16, so the CUDA-core attention */
-	compare(&c);
+	compare(&c, "simple attention");
 }
 
 static void test_simple_attention_env(void)
 {
 	setenv("LODE_CUDA_ATTENTION", "simple", 1);
 	struct gw_bert c = small(GGUF_GGML_F32, 1, true, 2);
-	compare(&c);
+	compare(&c, "simple attention");
+	unsetenv("LODE_CUDA_ATTENTION");
+}
+
+/* the mma.sync kernel, head sizes 16, 32, 64; bert and nomic-bert */
+static void test_flash_attention_env(void)
+{
+	setenv("LODE_CUDA_ATTENTION", "flash", 1);
+	static const uint32_t heads[] = { 4, 2, 1 };
+	for (size_t i = 0; i < BASE_ARRAY_LEN(heads); i++) {
+		struct gw_bert c = small(GGUF_GGML_F16, 1 + (uint32_t)(i & 1), i == 1, heads[i]);
+		compare(&c, "flash attention");
+	}
+	unsetenv("LODE_CUDA_ATTENTION");
 }
 
 /* ---- the memory plan ------------------------------------------------------------------ */
@@ -277,4 +292,5 @@ static void test_profile(void)
 
 T_MAIN(T_ENTRY(test_bert_f32), T_ENTRY(test_bert_f16_cls), T_ENTRY(test_bert_q8_0), T_ENTRY(test_nomic_f32),
        T_ENTRY(test_nomic_bf16_cls), T_ENTRY(test_head20_cuda_cores), T_ENTRY(test_simple_attention_env),
+       T_ENTRY(test_flash_attention_env),
        T_ENTRY(test_plan), T_ENTRY(test_failures), T_ENTRY(test_profile))

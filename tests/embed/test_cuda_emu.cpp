@@ -7,10 +7,11 @@
  * indexing, tiling, masking, the online softmax and the reductions, not
  * timing or the device compiler.
  *
- *   - attention, on the CUDA cores and (head sizes multiple of 16) on the
- *     tensor cores: head sizes 16, 20, 32, 64, 128; sequences of 1, 2,
- *     15..17, 31..33, 70 tokens packed without padding; within 3e-3 of
- *     softmax in double;
+ *   - attention, on the CUDA cores, on the tensor cores with wmma (head
+ *     sizes multiple of 16) and FlashAttention-style with mma.sync (16,
+ *     32, 64, 128): head sizes 16, 20, 32, 64, 128; sequences of 1, 2,
+ *     15..17, 31..33, 70, 130 tokens packed without padding; every output
+ *     written, within 3e-3 of softmax in double;
  *   - embeddings + LayerNorm, residual + LayerNorm, bias + RoPE,
  *     bias + GELU, bias + SwiGLU, mean/CLS pooling + L2 normalisation.
  */
@@ -60,7 +61,7 @@ static std::vector<float> floats(size_t n, double scale, double base)
 	return v;
 }
 
-static const uint32_t lens[] = { 1, 2, 15, 16, 17, 31, 32, 33, 70 };
+static const uint32_t lens[] = { 1, 2, 15, 16, 17, 31, 32, 33, 70, 130 };
 
 static std::vector<uint32_t> offsets(void)
 {
@@ -70,17 +71,22 @@ static std::vector<uint32_t> offsets(void)
 	return o;
 }
 
-static void test_attention(uint32_t H, uint32_t D, bool tc)
+enum attn { CUDA_CORES, TENSOR_CORES, FLASH };
+
+static void test_attention(uint32_t H, uint32_t D, enum attn kind)
 {
-	uint32_t E = H * D;
+	static const char *const names[] = { "", " (tensor cores)", " (flash)" };
+	uint32_t E = H * D, rows = kind == FLASH ? CUK_FLASH_ROWS : CUK_QROWS;
 	std::vector<uint32_t> offs = offsets();
 	size_t T = offs.back();
-	std::vector<__half> qkv = halves(T * 3 * E, 2.0), out(T * E);
+	std::vector<__half> qkv = halves(T * 3 * E, 2.0), out(T * E, __float2half(NAN)); /* every element written */
 	std::vector<cuk_tile> tiles;
 	for (size_t s = 0; s + 1 < offs.size(); s++)
-		for (uint32_t q0 = 0; q0 < offs[s + 1] - offs[s]; q0 += CUK_QROWS)
+		for (uint32_t q0 = 0; q0 < offs[s + 1] - offs[s]; q0 += rows)
 			tiles.push_back(cuk_tile{ offs[s], offs[s + 1] - offs[s], q0 });
-	if (tc)
+	if (kind == FLASH)
+		cuk_attention_flash(0, tiles.data(), (uint32_t)tiles.size(), E, H, qkv.data(), out.data());
+	else if (kind == TENSOR_CORES)
 		cuk_attention_tc(0, tiles.data(), (uint32_t)tiles.size(), E, H, qkv.data(), out.data());
 	else
 		cuk_attention(0, tiles.data(), (uint32_t)tiles.size(), E, H, qkv.data(), out.data());
@@ -106,7 +112,7 @@ static void test_attention(uint32_t H, uint32_t D, bool tc)
 					for (uint32_t j = 0; j < L; j++)
 						o += p[j] / sum * __half2float(qkv[(a + j) * 3 * E + 2 * E + h * D + k]);
 					snprintf(what, sizeof(what), "attention%s D=%u seq %zu head %u row %u dim %u",
-						 tc ? " (tensor cores)" : "", D, s, h, i, k);
+						 names[kind], D, s, h, i, k);
 					check(what, __half2float(out[(a + i) * E + h * D + k]), o, 3e-3);
 				}
 			}
@@ -245,9 +251,11 @@ int main(void)
 {
 	static const uint32_t heads[][2] = { { 4, 16 }, { 2, 32 }, { 3, 64 }, { 2, 128 }, { 2, 20 } };
 	for (auto &hd : heads) {
-		test_attention(hd[0], hd[1], false);
+		test_attention(hd[0], hd[1], CUDA_CORES);
 		if (hd[1] % 16 == 0)
-			test_attention(hd[0], hd[1], true);
+			test_attention(hd[0], hd[1], TENSOR_CORES);
+		if (cuk_flash_head(hd[1]))
+			test_attention(hd[0], hd[1], FLASH);
 		test_rope(hd[0], hd[1], true);
 		test_rope(hd[0], hd[1], false);
 	}

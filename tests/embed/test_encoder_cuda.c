@@ -4,7 +4,8 @@
  *
  *   - per weight format and architecture (bert f32/f16/q8_0/bf16, CLS and
  *     mean pooling, nomic-bert f32/bf16) and head size (16, 32, 64, 128 on
- *     the tensor-core attention; 20, and 64 with LODE_CUDA_ATTENTION=simple,
+ *     the tensor-core attention, wmma, and with LODE_CUDA_ATTENTION=flash
+ *     mma.sync; 20, and 64 with LODE_CUDA_ATTENTION=simple,
  *     on the CUDA-core one):
  *     sequence lengths 1..n_ctx (1, 2, odd, 31..33, 63..65, 127..129,
  *     511, 512 and random ones) in shuffled, mixed batches; every vector
@@ -200,6 +201,27 @@ static void test_simple_attention_head64(void)
 	setenv("LODE_CUDA_ATTENTION", "simple", 1);
 	struct gw_bert c = shape(256, 4, GGUF_GGML_F16, 1, true);
 	compare(&c, 1000);
+	unsetenv("LODE_CUDA_ATTENTION");
+}
+
+/* The mma.sync kernel (LODE_CUDA_ATTENTION=flash): head sizes 16, 32, 64, 128; bert and nomic-bert. */
+static void test_flash_attention(void)
+{
+	setenv("LODE_CUDA_ATTENTION", "flash", 1);
+	struct gw_bert c = shape(128, 4, GGUF_GGML_F16, 1, false);
+	struct t_model l;
+	t_model_make(&l, &c, 1000);
+	struct enc_cuda *cu = open_or_skip(&l.m, 0);
+	fprintf(stderr, "  %s\n", enc_cuda_describe(cu));
+	T_TRUE(strstr(enc_cuda_describe(cu), "flash attention") != NULL);
+	enc_cuda_close(cu);
+	t_model_unload(&l);
+	static const uint32_t shapes[][3] = { { 64, 4, 0 }, { 128, 4, 1 }, { 384, 6, 0 }, { 256, 2, 1 }, { 384, 12, 0 } };
+	for (size_t i = 0; i < BASE_ARRAY_LEN(shapes); i++) {
+		c = shape(shapes[i][0], shapes[i][1], GGUF_GGML_F16, 1 + (uint32_t)(i & 1), shapes[i][2]);
+		compare(&c, 1000);
+	}
+	unsetenv("LODE_CUDA_ATTENTION");
 }
 
 /* ---- limits and bad batches ------------------------------------------------------ */
@@ -278,4 +300,4 @@ static void test_limits(void)
 T_MAIN(T_ENTRY(test_vram_cap), T_ENTRY(test_limits), T_ENTRY(test_bert_f32_head16), T_ENTRY(test_bert_f16_head32),
        T_ENTRY(test_bert_cls_head64), T_ENTRY(test_bert_q8_0_head128), T_ENTRY(test_bert_bf16_head32),
        T_ENTRY(test_nomic_f32_head64), T_ENTRY(test_nomic_bf16_head32), T_ENTRY(test_bert_f16_head20),
-       T_ENTRY(test_simple_attention_head64))
+       T_ENTRY(test_simple_attention_head64), T_ENTRY(test_flash_attention))
