@@ -19,6 +19,7 @@
  * the sequence cap and both prefixes — everything that changes a vector,
  * so vectors of different models or settings never share a cache key.
  */
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,7 @@ struct request {
 	int rc;
 	struct base_err err;
 	bool done;
+	bool redo; /* done, but out is not finite: run it again on the CPU */
 	struct request *next;
 };
 
@@ -68,6 +70,7 @@ struct model {
 	struct enc_cpu *cpu;   /* opened at start or on the first fallback */
 	struct enc_cuda *cuda; /* NULL: CPU only (or after a fallback) */
 	bool gpu_busy;
+	bool warned_redo;
 	struct request *queue, **tail;
 };
 
@@ -151,7 +154,21 @@ static void drop_gpu(struct model *md, const struct base_err *why)
 	md->cuda = NULL;
 }
 
-/* Run the queued requests on the GPU until the queue is empty; mu held on entry and exit. */
+/* Whether v[0,n) holds no NaN or infinity. */
+static bool all_finite(const float *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!isfinite(v[i]))
+			return false;
+	return true;
+}
+
+/*
+ * Run the queued requests on the GPU until the queue is empty; mu held on
+ * entry and exit. A request whose vectors are not finite (fp16 has a
+ * range fp32 does not) is marked redo, for its caller to run on the CPU:
+ * a wrong vector never reaches the index.
+ */
 static void combine(struct model *md)
 {
 	size_t cap = md->gpu->max_tokens(md->cuda);
@@ -200,8 +217,17 @@ static void combine(struct model *md)
 		for (r = first; r; r = r->next) {
 			r->rc = rc;
 			r->err = err;
-			if (!rc)
+			if (!rc && !all_finite(out + at * E, r->b.n_seq * E)) {
+				r->redo = true;
+				if (!md->warned_redo)
+					BASE_LOG(BASE_LOG_WARN,
+						 "%s: the GPU gave a vector that is not finite (an fp16 overflow?); "
+						 "such batches are embedded again on the CPU (said once)",
+						 md->m.name);
+				md->warned_redo = true;
+			} else if (!rc) {
 				memcpy(r->out, out + at * E, r->b.n_seq * E * sizeof(float));
+			}
 			at += r->b.n_seq;
 			r->done = true;
 		}
@@ -230,14 +256,14 @@ static int run_batch(struct model *md, const struct enc_batch *b, float *out, st
 				pthread_cond_wait(&md->cv, &md->mu);
 			}
 		}
-		if (req.done) {
+		if (req.done && !req.redo) {
 			pthread_mutex_unlock(&md->mu);
 			if (req.rc && err)
 				*err = req.err;
 			return req.rc;
 		}
-		/* the GPU was dropped with this request still queued: take it out */
-		for (struct request **p = &md->queue; *p; p = &(*p)->next)
+		/* the GPU was dropped with this request still queued: take it out (a redo is out already) */
+		for (struct request **p = &md->queue; *p && !req.done; p = &(*p)->next)
 			if (*p == &req) {
 				*p = req.next;
 				if (!req.next)
