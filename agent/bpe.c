@@ -36,13 +36,47 @@
 #define WS "\\t\\n\\x0B\\f\\r\\x20\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
 #define CONTRACTIONS "'(?:[sS]|[tT]|[rR][eE]|[vV][eE]|[mM]|[lL][lL]|[dD])"
 
-static const char *const pre_patterns[] = {
-	[BPE_PRE_GPT2] = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^" WS "\\p{L}\\p{N}]+|[" WS "]+(?![^" WS
-			 "])|[" WS "]+",
-	[BPE_PRE_LLAMA3] = CONTRACTIONS "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^" WS "\\p{L}\\p{N}]+[\\r\\n]*|[" WS
-				   "]*[\\r\\n]+|[" WS "]+(?![^" WS "])|[" WS "]+",
-	[BPE_PRE_QWEN2] = CONTRACTIONS "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^" WS "\\p{L}\\p{N}]+[\\r\\n]*|[" WS
-				  "]*[\\r\\n]+|[" WS "]+(?![^" WS "])|[" WS "]+",
+#define GPT2 "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^" WS "\\p{L}\\p{N}]+|[" WS "]+(?![^" WS "])|[" WS "]+"
+/* CJK ideographs, Hangul and more, as DeepSeek's tokenizers spell them */
+#define DEEPSEEK_CJK "[\\x{4E00}-\\x{9FA5}\\x{800}-\\x{4E00}\\x{AC00}-\\x{D7FF}]+"
+
+/*
+ * Each family's regexes, in order: each one splits every piece the one
+ * before made, and what it does not match stays a piece (a Sequence of
+ * Isolated Splits, as tokenizer.json and llama.cpp have it). A Digits
+ * pre-tokenizer is "\p{N}" (individual digits) or "\p{N}+".
+ */
+static const char *const pre_patterns[BPE_PRE_CUSTOM][BPE_MAX_SPLITS] = {
+	[BPE_PRE_GPT2] = { GPT2 },
+	[BPE_PRE_LLAMA3] = { CONTRACTIONS "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^" WS "\\p{L}\\p{N}]+[\\r\\n]*|[" WS
+			     "]*[\\r\\n]+|[" WS "]+(?![^" WS "])|[" WS "]+" },
+	[BPE_PRE_QWEN2] = { CONTRACTIONS "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^" WS "\\p{L}\\p{N}]+[\\r\\n]*|[" WS
+			    "]*[\\r\\n]+|[" WS "]+(?![^" WS "])|[" WS "]+" },
+	[BPE_PRE_STARCODER] = { "\\p{N}", GPT2 },
+	[BPE_PRE_FALCON] = { "[\\p{P}\\$\\+<=>\\^~\\|`]+", GPT2, "[0-9][0-9][0-9]" },
+	[BPE_PRE_DEEPSEEK_CODER] = { "[\\r\\n]", "[" WS "]?\\p{L}+", "[" WS "]?\\p{P}+", DEEPSEEK_CJK, "\\p{N}" },
+	/* the letters are DeepSeek's list of cased letters, not \p{L&}: Unicode has grown since */
+	[BPE_PRE_DEEPSEEK_LLM] = {
+		"[\\r\\n]",
+		"[" WS "]?[A-Za-z\\x{B5}\\x{C0}-\\x{D6}\\x{D8}-\\x{F6}\\x{F8}-\\x{1BA}\\x{1BC}-\\x{1BF}\\x{1C4}-\\x{293}"
+		"\\x{295}-\\x{2AF}\\x{370}-\\x{373}\\x{376}\\x{377}\\x{37B}-\\x{37D}\\x{37F}\\x{386}\\x{388}-\\x{38A}\\x{38C}"
+		"\\x{38E}-\\x{3A1}\\x{3A3}-\\x{3F5}\\x{3F7}-\\x{481}\\x{48A}-\\x{52F}\\x{531}-\\x{556}\\x{10A0}-\\x{10C5}"
+		"\\x{13A0}-\\x{13F5}\\x{13F8}-\\x{13FD}\\x{1C90}-\\x{1CBA}\\x{1CBD}-\\x{1CBF}\\x{1D00}-\\x{1D2B}"
+		"\\x{1D6B}-\\x{1D77}\\x{1D79}-\\x{1D9A}\\x{1E00}-\\x{1F15}\\x{1F18}-\\x{1F1D}\\x{1F20}-\\x{1F45}"
+		"\\x{1F48}-\\x{1F4D}\\x{1F50}-\\x{1F57}\\x{1F59}\\x{1F5B}\\x{1F5D}\\x{1F5F}-\\x{1F7D}\\x{1F80}-\\x{1FB4}"
+		"\\x{1FB6}-\\x{1FBC}\\x{1FBE}\\x{1FC2}-\\x{1FC4}\\x{1FC6}-\\x{1FCC}\\x{1FD0}-\\x{1FD3}\\x{1FD6}-\\x{1FDB}"
+		"\\x{1FE0}-\\x{1FEC}\\x{1FF2}-\\x{1FF4}\\x{1FF6}-\\x{1FFC}\\x{2102}\\x{2107}\\x{210A}-\\x{2113}\\x{2115}"
+		"\\x{2119}-\\x{211D}\\x{2124}\\x{2126}\\x{2128}\\x{212A}-\\x{212D}\\x{212F}-\\x{2134}\\x{2139}"
+		"\\x{213C}-\\x{213F}\\x{2145}-\\x{2149}\\x{214E}\\x{2183}\\x{2184}\\x{2C00}-\\x{2C7B}\\x{2C7E}-\\x{2CE4}"
+		"\\x{2CEB}-\\x{2CEE}\\x{2CF2}\\x{2CF3}\\x{A640}-\\x{A66D}\\x{A680}-\\x{A69B}\\x{A722}-\\x{A76F}"
+		"\\x{A771}-\\x{A787}\\x{A78B}-\\x{A78E}\\x{AB70}-\\x{ABBF}\\x{FB00}-\\x{FB06}\\x{FB13}-\\x{FB17}"
+		"\\x{FF21}-\\x{FF3A}\\x{FF41}-\\x{FF5A}\\x{10400}-\\x{1044F}\\x{104B0}-\\x{104D3}\\x{104D8}-\\x{104FB}"
+		"\\x{10C80}-\\x{10CB2}\\x{10CC0}-\\x{10CF2}\\x{118A0}-\\x{118DF}\\x{1E900}-\\x{1E943}]+",
+		"[" WS "]?[!-/:-~\\x{FF01}-\\x{FF0F}\\x{FF1A}-\\x{FF5E}\\x{2018}-\\x{201F}\\x{3000}-\\x{3002}]+",
+		"[" WS "]+$",
+		DEEPSEEK_CJK,
+		"\\p{N}+",
+	},
 };
 
 /* The Split regexes as tokenizer.json files spell them. */
@@ -50,7 +84,7 @@ static const char hf_llama3[] = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{
 				"?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 static const char hf_qwen2[] = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| "
 			       "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
-static const char hf_gpt2[] = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
+const char bpe_gpt2_regex[] = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
 const char *bpe_pre_name(enum bpe_pre pre)
 {
@@ -61,6 +95,14 @@ const char *bpe_pre_name(enum bpe_pre pre)
 		return "llama3";
 	case BPE_PRE_QWEN2:
 		return "qwen2";
+	case BPE_PRE_STARCODER:
+		return "starcoder";
+	case BPE_PRE_FALCON:
+		return "falcon";
+	case BPE_PRE_DEEPSEEK_CODER:
+		return "deepseek-coder";
+	case BPE_PRE_DEEPSEEK_LLM:
+		return "deepseek-llm";
 	case BPE_PRE_CUSTOM:
 		break;
 	}
@@ -73,7 +115,7 @@ enum bpe_pre bpe_pre_from_regex(const char *regex)
 		return BPE_PRE_QWEN2;
 	if (strcmp(regex, hf_llama3) == 0)
 		return BPE_PRE_LLAMA3;
-	if (strcmp(regex, hf_gpt2) == 0)
+	if (strcmp(regex, bpe_gpt2_regex) == 0)
 		return BPE_PRE_GPT2;
 	return BPE_PRE_CUSTOM;
 }
@@ -84,9 +126,22 @@ bool bpe_pre_from_gguf(const char *pre, enum bpe_pre *out)
 		const char *name;
 		enum bpe_pre pre;
 	} names[] = {
-		{ "qwen2", BPE_PRE_QWEN2 },    { "deepseek-r1-qwen", BPE_PRE_QWEN2 }, { "llama3", BPE_PRE_LLAMA3 },
-		{ "llama-bpe", BPE_PRE_LLAMA3 }, { "gpt2", BPE_PRE_GPT2 },           { "gpt-2", BPE_PRE_GPT2 },
+		{ "qwen2", BPE_PRE_QWEN2 },
+		{ "deepseek-r1-qwen", BPE_PRE_QWEN2 },
+		{ "llama3", BPE_PRE_LLAMA3 },
+		{ "llama-bpe", BPE_PRE_LLAMA3 },
+		{ "gpt2", BPE_PRE_GPT2 },
+		{ "gpt-2", BPE_PRE_GPT2 },
 		{ "default", BPE_PRE_GPT2 },
+		{ "mpt", BPE_PRE_GPT2 },
+		{ "olmo", BPE_PRE_GPT2 },
+		{ "starcoder", BPE_PRE_STARCODER },
+		{ "refact", BPE_PRE_STARCODER },
+		{ "smollm", BPE_PRE_STARCODER },
+		{ "codeshell", BPE_PRE_STARCODER },
+		{ "falcon", BPE_PRE_FALCON },
+		{ "deepseek-coder", BPE_PRE_DEEPSEEK_CODER },
+		{ "deepseek-llm", BPE_PRE_DEEPSEEK_LLM },
 	};
 	for (size_t i = 0; i < BASE_ARRAY_LEN(names); i++) {
 		if (strcmp(pre, names[i].name) == 0) {
@@ -174,7 +229,8 @@ struct cache_ent {
 struct bpe {
 	enum bpe_pre pre;
 	unsigned flags;
-	pcre2_code *re;
+	pcre2_code *re[BPE_MAX_SPLITS]; /* applied in sequence */
+	size_t nre;
 
 	struct bpe_tok *tok; /* by id */
 	size_t ntok;
@@ -315,32 +371,42 @@ static int32_t special_find(const struct bpe *b, const char *s, size_t len)
 
 /* ---- building ------------------------------------------------------------ */
 
-struct bpe *bpe_new(enum bpe_pre pre, const char *regex, unsigned flags, struct base_err *err)
+struct bpe *bpe_new(enum bpe_pre pre, const char *const *regex, size_t n_regex, unsigned flags,
+		    struct base_err *err)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	pthread_once(&once, bytes_alphabet_init);
-	const char *pat = pre == BPE_PRE_CUSTOM ? regex : pre_patterns[pre];
-	if (!pat) {
-		base_err_set(err, BASE_E_INVAL, "tokenizer: no pre-tokenizer regex");
+	const char *const *pat = pre == BPE_PRE_CUSTOM ? regex : pre_patterns[pre];
+	size_t n = pre == BPE_PRE_CUSTOM ? n_regex : 0;
+	if (pre != BPE_PRE_CUSTOM)
+		while (n < BPE_MAX_SPLITS && pat[n])
+			n++;
+	if (n == 0 || n > BPE_MAX_SPLITS) {
+		base_err_set(err, BASE_E_INVAL, "tokenizer: %zu pre-tokenizer regexes (1 to %d)", n, BPE_MAX_SPLITS);
 		return NULL;
 	}
-	int ecode;
-	PCRE2_SIZE eoff;
-	pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED,
-				       PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &ecode, &eoff, NULL);
-	if (!re) {
-		PCRE2_UCHAR msg[160];
-		pcre2_get_error_message(ecode, msg, sizeof(msg));
-		base_err_set(err, BASE_E_PARSE, "tokenizer: pre-tokenizer regex at offset %zu: %s", (size_t)eoff,
-			     (const char *)msg);
-		return NULL;
-	}
-	/* JIT is an optimisation: without it (say, no executable memory), match interpreted. */
-	(void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
 	struct bpe *b = base_calloc(1, sizeof(*b));
+	for (; b->nre < n; b->nre++) {
+		int ecode;
+		PCRE2_SIZE eoff;
+		pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat[b->nre], PCRE2_ZERO_TERMINATED,
+					       PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &ecode, &eoff, NULL);
+		if (!re) {
+			PCRE2_UCHAR msg[160];
+			pcre2_get_error_message(ecode, msg, sizeof(msg));
+			base_err_set(err, BASE_E_PARSE, "tokenizer: pre-tokenizer regex %zu at offset %zu: %s", b->nre + 1,
+				     (size_t)eoff, (const char *)msg);
+			for (size_t i = 0; i < b->nre; i++)
+				pcre2_code_free(b->re[i]);
+			base_free(b);
+			return NULL;
+		}
+		/* JIT is an optimisation: without it (say, no executable memory), match interpreted. */
+		(void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+		b->re[b->nre] = re;
+	}
 	b->pre = pre;
 	b->flags = flags;
-	b->re = re;
 	for (int i = 0; i < 256; i++)
 		b->byte_id[i] = -1;
 	b->cache = base_calloc(CACHE_SLOTS, sizeof(*b->cache));
@@ -353,7 +419,8 @@ void bpe_free(struct bpe *b)
 {
 	if (!b)
 		return;
-	pcre2_code_free(b->re);
+	for (size_t i = 0; i < b->nre; i++)
+		pcre2_code_free(b->re[i]);
 	for (int i = 0; i < CACHE_LOCKS; i++)
 		pthread_mutex_destroy(&b->locks[i]);
 	base_free(b->cache);
@@ -521,7 +588,13 @@ int bpe_add_merge(struct bpe *b, const char *a, size_t alen, const char *c, size
 
 int bpe_finish(struct bpe *b, struct base_err *err)
 {
-	for (int c = 0; c < 256; c++) {
+	/*
+	 * Every byte of printable ASCII and the space must have a token. Others
+	 * may lack one (0xC0 and 0xC1 never occur in UTF-8, and some
+	 * vocabularies dropped control characters): such a byte is dropped
+	 * when met, as Hugging Face's BPE drops a character it has no token for.
+	 */
+	for (int c = 0x20; c < 0x7F; c++) {
 		if (b->byte_id[c] < 0)
 			return base_err_set(err, BASE_E_PARSE,
 					    "tokenizer: byte 0x%02x has no token (not a byte-level BPE vocabulary)", c);
@@ -616,13 +689,19 @@ static int piece_merge(const struct bpe *b, const unsigned char *p, size_t n, st
 		next = id + n;
 		prev = next + n;
 	}
-	size_t nh = 0;
-	for (size_t i = 0; i < n; i++) {
-		id[i] = b->byte_id[p[i]];
-		next[i] = i + 1 < n ? (int32_t)i + 1 : -1;
+	size_t nh = 0, k = 0;
+	for (size_t i = 0; i < n; i++) /* bytes without a token are dropped (see bpe_finish) */
+		if (b->byte_id[p[i]] >= 0)
+			id[k++] = b->byte_id[p[i]];
+	if (k == 0) {
+		base_free(mem);
+		return BASE_OK;
+	}
+	for (size_t i = 0; i < k; i++) {
+		next[i] = i + 1 < k ? (int32_t)i + 1 : -1;
 		prev[i] = (int32_t)i - 1;
 	}
-	for (size_t i = 0; i + 1 < n; i++)
+	for (size_t i = 0; i + 1 < k; i++)
 		pair_push(b, id, h, &nh, (int32_t)i, (int32_t)i + 1);
 	while (nh) {
 		struct heap_ent e = heap_pop(h, &nh);
@@ -651,7 +730,8 @@ static int piece(const struct bpe *b, const char *p, size_t n, struct out *o)
 	if (n == 0)
 		return BASE_OK;
 	if (n == 1) {
-		emit(o, b->byte_id[(unsigned char)p[0]]);
+		if (b->byte_id[(unsigned char)p[0]] >= 0)
+			emit(o, b->byte_id[(unsigned char)p[0]]);
 		return BASE_OK;
 	}
 	if (b->flags & BPE_IGNORE_MERGES) {
@@ -700,35 +780,47 @@ static int piece(const struct bpe *b, const char *p, size_t n, struct out *o)
 	return BASE_OK;
 }
 
-static int split(const struct bpe *b, const char *s, size_t n, pcre2_match_data *md, struct out *o,
+/*
+ * Split s[0,n) with regex `level` and each part, match or gap, with the
+ * next; past the last regex a part is a piece. md holds one match (the
+ * whole match is all this needs), shared by the levels: a level reads its
+ * match before it descends.
+ */
+static int split(const struct bpe *b, size_t level, const char *s, size_t n, pcre2_match_data *md, struct out *o,
 		 struct base_err *err)
 {
+	if (n == 0)
+		return BASE_OK;
+	if (level == b->nre) {
+		int prc = piece(b, s, n, o);
+		return prc ? base_err_set(err, prc, "tokenizer: %s", base_status_str(prc)) : BASE_OK;
+	}
 	size_t off = 0;
 	uint32_t opts = 0;
 	while (off < n) {
-		int rc = pcre2_match(b->re, (PCRE2_SPTR)s, n, off, opts, md, NULL);
+		int rc = pcre2_match(b->re[level], (PCRE2_SPTR)s, n, off, opts, md, NULL);
 		if (rc == PCRE2_ERROR_JIT_STACKLIMIT && !(opts & PCRE2_NO_JIT)) {
 			opts |= PCRE2_NO_JIT; /* the interpreter has a larger (heap) limit */
 			continue;
 		}
 		if (rc == PCRE2_ERROR_NOMATCH)
-			return piece(b, s + off, n - off, o);
+			return split(b, level + 1, s + off, n - off, md, o, err);
 		if (rc < 0) {
 			PCRE2_UCHAR msg[160];
 			pcre2_get_error_message(rc, msg, sizeof(msg));
 			return base_err_set(err, BASE_E_INVAL, "tokenizer: pre-tokenizer failed at byte %zu: %s", off,
 					    (const char *)msg);
 		}
+		/* rc 0: more groups than md holds; the whole match is still there */
 		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
 		size_t ms = ov[0], me = ov[1];
-		if (me <= ms) { /* an empty match: keep one byte as its own piece */
+		if (me <= ms) /* an empty match: keep one byte as its own piece */
 			me = ms + 1;
-		}
-		int prc = piece(b, s + off, ms - off, o);
+		int prc = split(b, level + 1, s + off, ms - off, md, o, err);
 		if (!prc)
-			prc = piece(b, s + ms, me - ms, o);
+			prc = split(b, level + 1, s + ms, me - ms, md, o, err);
 		if (prc)
-			return base_err_set(err, prc, "tokenizer: %s", base_status_str(prc));
+			return prc;
 		off = me;
 	}
 	return BASE_OK;
@@ -752,20 +844,20 @@ static int segment(const struct bpe *b, const char *s, size_t n, pcre2_match_dat
 		utf8proc_ssize_t m = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &nfc,
 						  UTF8PROC_STABLE | UTF8PROC_COMPOSE);
 		if (m >= 0) {
-			int rc = split(b, (const char *)nfc, (size_t)m, md, o, err);
+			int rc = split(b, 0, (const char *)nfc, (size_t)m, md, o, err);
 			free(nfc); /* utf8proc allocates with malloc */
 			return rc;
 		}
 		/* invalid UTF-8 (or NUL bytes): encode the segment as it is */
 	}
-	return split(b, s, n, md, o, err);
+	return split(b, 0, s, n, md, o, err);
 }
 
 int bpe_encode(const struct bpe *b, const char *text, size_t len, int32_t *ids, size_t cap, size_t *n,
 	       struct base_err *err)
 {
 	struct out o = { ids, ids ? cap : 0, 0 };
-	pcre2_match_data *md = pcre2_match_data_create_from_pattern(b->re, NULL);
+	pcre2_match_data *md = pcre2_match_data_create(1, NULL);
 	if (!md)
 		return base_err_set(err, BASE_E_NOMEM, "tokenizer: out of memory");
 	int rc = BASE_OK;

@@ -11,10 +11,12 @@
  *      is one token and cuts the text into segments;
  *   2. normalisation: NFC (utf8proc) when the tokenizer declares it, for
  *      segments that are valid UTF-8 (others are left as they are);
- *   3. pre-tokenisation: the family's regex (PCRE2, UTF + UCP, JIT when
- *      available) cuts a segment into pieces; bytes the regex cannot match
- *      (invalid UTF-8: PCRE2_MATCH_INVALID_UTF never matches them) form
- *      pieces of their own, so every byte is encoded;
+ *   3. pre-tokenisation: the family's regexes (PCRE2, UTF + UCP, JIT when
+ *      available) cut a segment into pieces, one after the other: each
+ *      splits every piece the one before made into its matches and the
+ *      gaps between them, which stay pieces too. So bytes a regex cannot
+ *      match (invalid UTF-8: PCRE2_MATCH_INVALID_UTF never matches them)
+ *      form pieces of their own, and every byte is encoded;
  *   4. BPE: each piece starts as its bytes (each byte has a token in a
  *      byte-level vocabulary) and the adjacent pair of lowest merge rank,
  *      leftmost on ties, is merged until no pair has a rank. With
@@ -32,11 +34,18 @@
 
 /* Pre-tokenizer families, named as GGUF's tokenizer.ggml.pre names them. */
 enum bpe_pre {
-	BPE_PRE_GPT2,   /* GPT-2: ' ?\p{L}+| ?\p{N}+|...' */
-	BPE_PRE_LLAMA3, /* llama-bpe: digits in runs of up to 3 */
-	BPE_PRE_QWEN2,  /* as llama3 but one digit a piece */
-	BPE_PRE_CUSTOM, /* a regex from tokenizer.json that is none of the above */
+	BPE_PRE_GPT2,           /* GPT-2: ' ?\p{L}+| ?\p{N}+|...' */
+	BPE_PRE_LLAMA3,         /* llama-bpe: digits in runs of up to 3 */
+	BPE_PRE_QWEN2,          /* as llama3 but one digit a piece */
+	BPE_PRE_STARCODER,      /* GPT-2's after one digit a piece (StarCoder, Refact, ...) */
+	BPE_PRE_FALCON,         /* punctuation runs, GPT-2's, then digits by threes */
+	BPE_PRE_DEEPSEEK_CODER, /* DeepSeek Coder (v1): line breaks, letters, punctuation, CJK, digits */
+	BPE_PRE_DEEPSEEK_LLM,   /* DeepSeek LLM and V2 (Coder V2): as deepseek-coder with cased letters */
+	BPE_PRE_CUSTOM,         /* regexes from tokenizer.json that are none of the above */
 };
+
+/* The most regexes a pre-tokenizer applies in sequence. */
+#define BPE_MAX_SPLITS 8
 
 #define BPE_NFC 1u           /* NFC-normalise segments before splitting */
 #define BPE_IGNORE_MERGES 2u /* a piece found in the vocabulary is one token */
@@ -44,10 +53,13 @@ enum bpe_pre {
 struct bpe;
 
 /**
- * A new, empty tokenizer for `pre` (regex: the pattern for BPE_PRE_CUSTOM,
- * else ignored). NULL with err set when the regex does not compile.
+ * A new, empty tokenizer for `pre`. For BPE_PRE_CUSTOM, regex[0, n_regex)
+ * are the patterns, applied in sequence (see pre-tokenisation above);
+ * otherwise they are ignored. NULL with err set when a regex does not
+ * compile, or there are none or more than BPE_MAX_SPLITS.
  */
-struct bpe *bpe_new(enum bpe_pre pre, const char *regex, unsigned flags, struct base_err *err);
+struct bpe *bpe_new(enum bpe_pre pre, const char *const *regex, size_t n_regex, unsigned flags,
+		    struct base_err *err);
 void bpe_free(struct bpe *b);
 
 /** Token `id` is the byte-level string s[0,len) ("Ġthe"). */
@@ -67,10 +79,14 @@ int bpe_finish(struct bpe *b, struct base_err *err);
 int bpe_encode(const struct bpe *b, const char *text, size_t len, int32_t *ids, size_t cap, size_t *n,
 	       struct base_err *err);
 
-/** The family's name ("qwen2", "llama3", "gpt2", "custom"). */
+/** The family's name ("qwen2", "llama3", "gpt2", "starcoder", ..., "custom"). */
 const char *bpe_pre_name(enum bpe_pre pre);
-/** The family for a tokenizer.json Split regex, or BPE_PRE_CUSTOM. */
+/** The family whose tokenizer.json spells its one Split regex so, or BPE_PRE_CUSTOM. */
 enum bpe_pre bpe_pre_from_regex(const char *regex);
+/** The regex the GPT-2 pre-tokenizer (ByteLevel's use_regex) applies. */
+extern const char bpe_gpt2_regex[];
+/** The main names bpe_pre_from_gguf knows, for messages. */
+#define BPE_PRE_GGUF_NAMES "qwen2, llama-bpe, gpt2, starcoder, refact, falcon, deepseek-coder, deepseek-llm"
 /** The family for GGUF's tokenizer.ggml.pre; false if not supported. */
 bool bpe_pre_from_gguf(const char *pre, enum bpe_pre *out);
 

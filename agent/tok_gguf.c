@@ -7,7 +7,7 @@
  * .tokens (strings, id order), tokenizer.ggml.merges ("a b" strings, rank
  * order), tokenizer.ggml.token_type (optional, one per token: control and
  * user-defined tokens are matched verbatim, unused ones skipped) and
- * tokenizer.ggml.pre, the pre-tokenizer family (qwen2, llama-bpe, gpt2 and
+ * tokenizer.ggml.pre, the pre-tokenizer family (BPE_PRE_GGUF_NAMES and
  * their aliases in bpe_pre_from_gguf). GGUF does not record the
  * normaliser: qwen2 vocabularies get NFC (as Qwen's tokenizer.json says),
  * llama-bpe gets ignore_merges (as Llama 3's does). A missing or mistyped
@@ -116,8 +116,8 @@ struct agent_tok *agent__tok_gguf_open(const char *path, const char *name, struc
 		snprintf(pre_name, sizeof(pre_name), "%.*s", (int)BASE_MIN(pre.len, sizeof(pre_name) - 1), pre.ptr);
 		if (!bpe_pre_from_gguf(pre_name, &family))
 			rc = base_err_set(err, BASE_E_UNSUPPORTED,
-					  "%s: tokenizer.ggml.pre \"%s\" is not supported (qwen2, llama-bpe, gpt2)", path,
-					  pre_name);
+					  "%s: tokenizer.ggml.pre \"%s\" is not supported (%s)", path, pre_name,
+					  BPE_PRE_GGUF_NAMES);
 	}
 	if (!rc) {
 		struct agent_tok_vocab v = {

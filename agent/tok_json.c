@@ -3,8 +3,8 @@
  *
  * Understood: model.type "BPE" with vocab, merges (either "a b" strings or
  * ["a", "b"] pairs) and ignore_merges; normalizer null, NFC, or a Sequence
- * of those; pre_tokenizer ByteLevel (use_regex: GPT-2's pattern) or a
- * Sequence of Split (a Regex pattern, behaviour Isolated) and ByteLevel;
+ * of those; pre_tokenizer ByteLevel (use_regex: GPT-2's pattern), Split (a
+ * Regex pattern, behaviour Isolated), Digits, or a Sequence of those;
  * added_tokens (every entry is matched verbatim, as both Hugging Face and
  * llama.cpp do). Anything else is refused with a message naming the field,
  * so a count is never silently wrong.
@@ -46,8 +46,23 @@ static int normalizer(const char *path, json_t *n, unsigned *flags, struct base_
 	return base_err_set(err, BASE_E_UNSUPPORTED, "%s: normalizer \"%s\" is not supported (NFC only)", path, type);
 }
 
-/* The Split regex (or NULL for ByteLevel's own GPT-2 pattern) into *regex. */
-static int pre_tokenizer(const char *path, json_t *p, const char **regex, struct base_err *err)
+/* The regexes a pre-tokenizer applies, in order. */
+struct regexes {
+	const char *re[BPE_MAX_SPLITS];
+	size_t n;
+};
+
+static int add_regex(const char *path, struct regexes *r, const char *re, struct base_err *err)
+{
+	if (r->n == BPE_MAX_SPLITS)
+		return base_err_set(err, BASE_E_UNSUPPORTED, "%s: pre_tokenizer has more than %d splitting steps", path,
+				    BPE_MAX_SPLITS);
+	r->re[r->n++] = re;
+	return BASE_OK;
+}
+
+/* Append the regexes of pre-tokenizer p to r. */
+static int pre_tokenizer(const char *path, json_t *p, struct regexes *r, struct base_err *err)
 {
 	const char *type = json_string_value(json_object_get(p, "type"));
 	if (!type)
@@ -56,9 +71,7 @@ static int pre_tokenizer(const char *path, json_t *p, const char **regex, struct
 		if (json_is_true(json_object_get(p, "add_prefix_space")))
 			return refuse(err, path, "pre_tokenizer ByteLevel with add_prefix_space is not supported");
 		json_t *ur = json_object_get(p, "use_regex");
-		if (!ur || json_is_true(ur))
-			*regex = NULL;
-		return BASE_OK;
+		return !ur || json_is_true(ur) ? add_regex(path, r, bpe_gpt2_regex, err) : BASE_OK;
 	}
 	if (strcmp(type, "Split") == 0) {
 		const char *re = json_string_value(json_object_get(json_object_get(p, "pattern"), "Regex"));
@@ -67,28 +80,19 @@ static int pre_tokenizer(const char *path, json_t *p, const char **regex, struct
 			return refuse(err, path, "pre_tokenizer Split without a Regex pattern");
 		if (!beh || strcmp(beh, "Isolated") != 0 || json_is_true(json_object_get(p, "invert")))
 			return refuse(err, path, "pre_tokenizer Split: only behavior Isolated is supported");
-		*regex = re;
-		return BASE_OK;
+		return add_regex(path, r, re, err);
 	}
+	if (strcmp(type, "Digits") == 0)
+		return add_regex(path, r, json_is_true(json_object_get(p, "individual_digits")) ? "\\p{N}" : "\\p{N}+",
+				 err);
 	if (strcmp(type, "Sequence") == 0) {
-		json_t *list = json_object_get(p, "pretokenizers");
 		size_t i;
 		json_t *e;
-		const char *found = "";
-		json_array_foreach(list, i, e) {
-			const char *r = "";
-			int rc = pre_tokenizer(path, e, &r, err);
+		json_array_foreach(json_object_get(p, "pretokenizers"), i, e) {
+			int rc = pre_tokenizer(path, e, r, err);
 			if (rc)
 				return rc;
-			/* a Split regex wins over ByteLevel's (which then has use_regex false) */
-			if (r == NULL && found[0] == '\0')
-				found = NULL;
-			else if (r && r[0])
-				found = r;
 		}
-		if (found && !found[0])
-			return refuse(err, path, "pre_tokenizer has no regex");
-		*regex = found;
 		return BASE_OK;
 	}
 	return base_err_set(err, BASE_E_UNSUPPORTED, "%s: pre_tokenizer \"%s\" is not supported", path, type);
@@ -138,7 +142,7 @@ struct bpe *bpe_load_json(const char *path, enum bpe_pre *pre, struct base_err *
 	const char *mtype = json_string_value(json_object_get(model, "type"));
 	json_t *vocab = json_object_get(model, "vocab");
 	unsigned flags = 0;
-	const char *regex = "";
+	struct regexes re = { { NULL }, 0 };
 	if (!mtype || strcmp(mtype, "BPE") != 0) {
 		rc = base_err_set(err, BASE_E_UNSUPPORTED, "%s: model.type is \"%s\", not BPE", path,
 				  mtype ? mtype : "(missing)");
@@ -156,10 +160,14 @@ struct bpe *bpe_load_json(const char *path, enum bpe_pre *pre, struct base_err *
 		flags |= BPE_IGNORE_MERGES;
 	if ((rc = normalizer(path, json_object_get(root, "normalizer"), &flags, err)) != 0)
 		goto out;
-	if ((rc = pre_tokenizer(path, json_object_get(root, "pre_tokenizer"), &regex, err)) != 0)
+	if ((rc = pre_tokenizer(path, json_object_get(root, "pre_tokenizer"), &re, err)) != 0)
 		goto out;
-	*pre = regex ? bpe_pre_from_regex(regex) : BPE_PRE_GPT2;
-	if (!(b = bpe_new(*pre, regex, flags, err))) {
+	if (re.n == 0) {
+		rc = refuse(err, path, "pre_tokenizer has no regex");
+		goto out;
+	}
+	*pre = re.n == 1 ? bpe_pre_from_regex(re.re[0]) : BPE_PRE_CUSTOM;
+	if (!(b = bpe_new(*pre, re.re, re.n, flags, err))) {
 		rc = err ? err->code : BASE_E_PARSE;
 		goto out;
 	}

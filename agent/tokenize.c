@@ -68,17 +68,17 @@ struct agent_tok *agent_tok_from_vocab(const struct agent_tok_vocab *v, const ch
 {
 	enum bpe_pre pre;
 	if (!v->pre || !bpe_pre_from_gguf(v->pre, &pre)) {
-		base_err_set(err, BASE_E_UNSUPPORTED, "%s: pre-tokenizer \"%s\" is not supported (qwen2, llama-bpe, gpt2)",
-			     name, v->pre ? v->pre : "(none)");
+		base_err_set(err, BASE_E_UNSUPPORTED, "%s: pre-tokenizer \"%s\" is not supported (%s)", name,
+			     v->pre ? v->pre : "(none)", BPE_PRE_GGUF_NAMES);
 		return NULL;
 	}
 	unsigned flags = (v->nfc ? BPE_NFC : 0) | (v->ignore_merges ? BPE_IGNORE_MERGES : 0);
-	struct bpe *b = bpe_new(pre, NULL, flags, err);
+	struct bpe *b = bpe_new(pre, NULL, 0, flags, err);
 	if (!b)
 		return NULL;
 	int rc = BASE_OK;
 	if (v->n_tokens > INT32_MAX)
-		rc = base_err_set(err, BASE_E_TOOBIG, "%s: %zu tokens", name, v->n_tokens);
+		rc = base_err_set(err, BASE_E_TOOBIG, "%zu tokens", v->n_tokens);
 	for (size_t i = 0; i < v->n_tokens && !rc; i++) {
 		int32_t type = v->types ? v->types[i] : 1;
 		const char *s = v->tokens[i];
@@ -93,13 +93,18 @@ struct agent_tok *agent_tok_from_vocab(const struct agent_tok_vocab *v, const ch
 		const char *m = v->merges[i];
 		const char *sp = m ? strchr(m, ' ') : NULL;
 		if (!sp)
-			rc = base_err_set(err, BASE_E_PARSE, "%s: merge %zu has no space", name, i);
+			rc = base_err_set(err, BASE_E_PARSE, "merge %zu has no space", i);
 		else
 			rc = bpe_add_merge(b, m, (size_t)(sp - m), sp + 1, strlen(sp + 1), err);
 	}
 	if (!rc)
 		rc = bpe_finish(b, err);
 	if (rc) {
+		if (err) { /* name the vocabulary */
+			char why[sizeof(err->msg)];
+			snprintf(why, sizeof(why), "%s", err->msg);
+			base_err_set(err, rc, "%s: %s", name, why);
+		}
 		bpe_free(b);
 		return NULL;
 	}

@@ -539,6 +539,26 @@ static void from_vocab(void)
 	T_TRUE(t != NULL);
 	T_EQ_INT(enc(t, "123", 3, ids, 16), 3); /* "12" is not a token: merges stop at bytes */
 	agent_tok_close(t);
+	/* families that split in steps, seen through ignore_merges: "123" is one token when it stays one piece */
+	static const struct {
+		const char *pre, *text;
+		size_t want;
+	} steps[] = {
+		{ "gpt2", "123", 1 },           { "starcoder", "123", 3 },      { "deepseek-coder", "123", 3 },
+		{ "deepseek-llm", "123", 1 },   { "falcon", "123", 1 },         { "gpt2", "1234", 4 },
+		{ "falcon", "1234", 2 },        /* GPT-2's piece, cut by threes: "123" "4" */
+	};
+	v.ignore_merges = true;
+	for (size_t i = 0; i < BASE_ARRAY_LEN(steps); i++) {
+		v.pre = steps[i].pre;
+		if (!(t = agent_tok_from_vocab(&v, "toy.gguf", &err)))
+			T_FAIL("%s: %s", v.pre, err.msg);
+		n = enc(t, steps[i].text, strlen(steps[i].text), ids, 16);
+		if (n != steps[i].want)
+			T_FAIL("%s: \"%s\" is %zu tokens, want %zu", v.pre, steps[i].text, n, steps[i].want);
+		agent_tok_close(t);
+	}
+	v.ignore_merges = false;
 	/* errors: unknown pre, missing byte tokens */
 	v.pre = "bloom";
 	T_TRUE(agent_tok_from_vocab(&v, "toy.gguf", &err) == NULL);
@@ -689,16 +709,22 @@ static void gguf_bad(void)
 		tokens[b] = bytes[b];
 	}
 	tokens[256] = "Ġt", tokens[257] = "he";
+	/* without a token for 'A' (refused: not byte-level), or for 0xC0 (accepted: never in UTF-8) */
+	const char *no_a[258], *no_c0[258];
+	memcpy(no_a, tokens, sizeof(tokens));
+	memcpy(no_c0, tokens, sizeof(tokens));
+	no_a['A'] = no_c0[0xC0] = "Ġth";
 	const char *merges[] = { "Ġ t", "h e" };
 	int32_t types[258];
 	for (int i = 0; i < 258; i++)
 		types[i] = 1;
-	enum { OK, NO_MODEL, LLAMA, NO_PRE, BAD_PRE, NO_TOKENS, INT_TOKENS, NO_MERGES, SHORT_TYPES, STR_TYPES, NO_BYTES };
+	enum { OK, NO_C0, NO_MODEL, LLAMA, NO_PRE, BAD_PRE, NO_TOKENS, INT_TOKENS, NO_MERGES, SHORT_TYPES, STR_TYPES, NO_BYTES };
 	static const struct {
 		int what;
 		const char *want;
 	} cases[] = {
 		{ OK, NULL },
+		{ NO_C0, NULL },
 		{ NO_MODEL, "tokenizer.ggml.model" },
 		{ LLAMA, "tokenizer.ggml.model is \"llama\"" },
 		{ NO_PRE, "tokenizer.ggml.pre" },
@@ -726,32 +752,31 @@ static void gguf_bad(void)
 		if (what == INT_TOKENS)
 			gw_kv_i32s(&w, "tokenizer.ggml.tokens", types, 258);
 		else if (what != NO_TOKENS)
-			gw_kv_strs(&w, "tokenizer.ggml.tokens", what == NO_BYTES ? tokens + 1 : tokens,
-				   what == NO_BYTES ? 257 : 258);
+			gw_kv_strs(&w, "tokenizer.ggml.tokens", what == NO_BYTES ? no_a : what == NO_C0 ? no_c0 : tokens, 258);
 		if (what != NO_MERGES)
 			gw_kv_strs(&w, "tokenizer.ggml.merges", merges, 2);
 		if (what == STR_TYPES)
 			gw_kv_strs(&w, "tokenizer.ggml.token_type", tokens, 258);
 		else
-			gw_kv_i32s(&w, "tokenizer.ggml.token_type", types, what == SHORT_TYPES ? 100 : what == NO_BYTES ? 257 : 258);
+			gw_kv_i32s(&w, "tokenizer.ggml.token_type", types, what == SHORT_TYPES ? 100 : 258);
 		struct base_buf b = BASE_BUF_INIT(BASE_CAP_TEXT);
 		gw_finish(&w, &b);
 		T_OK(gw_write_file(&b, path));
 		base_buf_release(&b);
 		gw_release(&w);
 		struct agent_tok *t = agent_tok_open(path, &err);
-		if (what == OK) {
+		if (what == OK || what == NO_C0) {
 			if (!t)
 				T_FAIL("case %zu: %s", i, err.msg);
 			int32_t ids[8];
-			size_t n = enc(t, " the", 4, ids, 8);
+			size_t n = what == OK ? enc(t, " the", 4, ids, 8) : enc(t, "\xc0 the", 5, ids, 8); /* 0xC0 dropped */
 			T_EQ_INT(n, 2); /* "Ġt" then "he", by merge rank */
 			T_EQ_INT(ids[0], 256);
 			T_EQ_INT(ids[1], 257);
 			agent_tok_close(t);
 			continue;
 		}
-		if (t || !strstr(err.msg, cases[i].want) || (what != NO_BYTES && !strstr(err.msg, path)))
+		if (t || !strstr(err.msg, cases[i].want) || !strstr(err.msg, strrchr(path, '/') + 1))
 			T_FAIL("case %zu: %s, want an error naming %s and '%s'", i, t ? "opened" : err.msg, path, cases[i].want);
 	}
 	unlink(path);
@@ -805,6 +830,61 @@ static void bad_json(void)
 	T_TRUE(agent_tok_open("no-such-model.gguf", &err) == NULL); /* read as GGUF, and missing */
 	T_EQ_INT(err.code, BASE_E_NOTFOUND);
 	T_TRUE(strstr(err.msg, "no-such-model.gguf") != NULL);
+}
+
+/* tokenizer.json pre-tokenizers in steps (Sequence, Digits, Split then ByteLevel), each splitting the last's pieces */
+static void json_steps(void)
+{
+	char dir[] = "/tmp/lode-tok-XXXXXX";
+	if (!mkdtemp(dir))
+		T_FAIL("mkdtemp: %s", strerror(errno));
+	char path[128];
+	snprintf(path, sizeof(path), "%s/tokenizer.json", dir);
+	/* the 256 byte tokens, "12" and "123" */
+	json_t *vocab = json_object();
+	for (int b = 0; b < 256; b++) {
+		char c[3];
+		byte_char(b, c);
+		json_object_set_new(vocab, c, json_integer(b));
+	}
+	json_object_set_new(vocab, "12", json_integer(256));
+	json_object_set_new(vocab, "123", json_integer(257));
+	static const struct {
+		const char *pre, *name;
+		size_t want; /* tokens in "123" */
+	} cases[] = {
+		{ "{\"type\": \"ByteLevel\"}", "gpt2", 1 },
+		{ "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Digits\", \"individual_digits\": true}, "
+		  "{\"type\": \"ByteLevel\"}]}",
+		  "custom", 3 },
+		{ "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Digits\", \"individual_digits\": false}, "
+		  "{\"type\": \"ByteLevel\", \"use_regex\": true}]}",
+		  "custom", 1 },
+		{ "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", \"pattern\": {\"Regex\": "
+		  "\"[0-9]{2}\"}, \"behavior\": \"Isolated\"}, {\"type\": \"ByteLevel\", \"use_regex\": false}]}",
+		  "custom", 2 }, /* "12" "3" */
+	};
+	for (size_t i = 0; i < BASE_ARRAY_LEN(cases); i++) {
+		json_error_t jerr;
+		json_t *root = json_pack("{s:{s:s,s:O,s:[s,s]},s:o}", "model", "type", "BPE", "vocab", vocab, "merges",
+					 "1 2", "12 3", "pre_tokenizer", json_loads(cases[i].pre, 0, &jerr));
+		T_TRUE(root != NULL);
+		T_EQ_INT(json_dump_file(root, path, 0), 0);
+		json_decref(root);
+		struct base_err err = { 0, "" };
+		struct agent_tok *t = agent_tok_open(path, &err);
+		if (!t)
+			T_FAIL("case %zu: %s", i, err.msg);
+		T_TRUE(strncmp(agent_tok_name(t), cases[i].name, strlen(cases[i].name)) == 0);
+		int32_t ids[8];
+		size_t n = enc(t, "123", 3, ids, 8);
+		if (n != cases[i].want)
+			T_FAIL("case %zu (%s): \"123\" is %zu tokens, want %zu", i, cases[i].pre, n, cases[i].want);
+		agent_tok_close(t);
+	}
+	json_decref(vocab);
+	remove(path);
+	rmdir(dir);
 }
 
 /* ---- the server's /tokenize ------------------------------------------------------------ */
@@ -976,5 +1056,5 @@ static void speed(void)
 
 T_MAIN(T_ENTRY(parity_qwen3), T_ENTRY(parity_llama3), T_ENTRY(estimate_bound), T_ENTRY(invalid_utf8),
        T_ENTRY(specials), T_ENTRY(threads), T_ENTRY(from_vocab), T_ENTRY(gguf_qwen3), T_ENTRY(gguf_llama3),
-       T_ENTRY(gguf_bad), T_ENTRY(bad_json), T_ENTRY(server),
+       T_ENTRY(gguf_bad), T_ENTRY(bad_json), T_ENTRY(json_steps), T_ENTRY(server),
        T_ENTRY(speed))
