@@ -144,6 +144,20 @@ static inline const char *t_path(const char *name)
 	return path;
 }
 
+/* Run a shell command, appending its stdout to out; its exit status (-1: killed). */
+static inline int t_run(const char *cmd, struct base_buf *out)
+{
+	FILE *p = popen(cmd, "r");
+	if (!p)
+		T_FAIL("popen %s: %s", cmd, strerror(errno));
+	char buf[65536];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
+		T_OK(base_buf_add(out, buf, n));
+	int st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 static inline int t__run_one(const struct t_case *c)
 {
 	fflush(NULL);

@@ -16,14 +16,8 @@
 /* The stdout of `cmd` (which must succeed), heap. */
 static char *t_shell(const char *cmd)
 {
-	FILE *p = popen(cmd, "r");
-	T_TRUE(p != NULL);
 	struct base_buf b = BASE_BUF_INIT(BASE_CAP_TEXT);
-	char buf[4096];
-	size_t n;
-	while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
-		T_OK(base_buf_add(&b, buf, n));
-	T_EQ_INT(pclose(p), 0);
+	T_EQ_INT(t_run(cmd, &b), 0);
 	return base_buf_detach(&b, NULL);
 }
 

@@ -60,19 +60,11 @@ static void write_file(const char *path, const char *s, size_t len)
 		T_FAIL("cannot write %s", path);
 }
 
-/* Run a shell command; its stdout (trimmed) into a heap string, or NULL on failure. */
+/* Run a shell command; its stdout (trimmed) as a heap string. */
 static char *run(const char *cmd, int *status)
 {
-	FILE *p = popen(cmd, "r");
-	if (!p)
-		return NULL;
 	struct base_buf b = BASE_BUF_INIT(BASE_CAP_TEXT);
-	char chunk[65536];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0)
-		T_OK(base_buf_add(&b, chunk, n));
-	int st = pclose(p);
-	*status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	*status = t_run(cmd, &b);
 	while (b.len && (b.data[b.len - 1] == '\n'))
 		base_buf_truncate(&b, b.len - 1);
 	return base_buf_detach(&b, NULL);

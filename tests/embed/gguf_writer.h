@@ -265,14 +265,19 @@ static inline void gw__q8_0(const float *v, size_t n, unsigned char *out)
 	}
 }
 
-/* A tensor of random values: scale * U(-1, 1) + bias_value. 2-D tensors get cfg->type. */
+/*
+ * A tensor of random values: scale * U(-1, 1) + bias_value. 2-D tensors
+ * get cfg->type, but for the position and token-type embeddings, which
+ * llama.cpp's converter always writes in f32 (and llama.cpp reads so).
+ */
 static inline void gw__rand_tensor(struct gw *w, const struct gw_bert *c, uint64_t *s, const char *name,
 				   uint64_t ne0, uint64_t ne1, float scale, float base)
 {
 	uint64_t ne[2] = { ne0, ne1 };
 	uint32_t nd = ne1 > 1 ? 2 : 1;
 	size_t n = (size_t)(ne0 * ne1);
-	uint32_t type = nd == 2 ? c->type : GGUF_GGML_F32;
+	bool f32 = nd == 1 || strcmp(name, "position_embd.weight") == 0 || strcmp(name, "token_types.weight") == 0;
+	uint32_t type = f32 ? GGUF_GGML_F32 : c->type;
 	if (type == GGUF_GGML_Q8_0 && ne0 % 32)
 		type = GGUF_GGML_F16;
 	float *v = base_malloc(n * sizeof(*v));

