@@ -387,9 +387,12 @@ struct bpe *bpe_new(enum bpe_pre pre, const char *const *regex, size_t n_regex, 
 	}
 	struct bpe *b = base_calloc(1, sizeof(*b));
 	for (; b->nre < n; b->nre++) {
+		/* a known family's regex, in a sequence, as that family spells it (\s as White_Space) */
+		enum bpe_pre known = pre == BPE_PRE_CUSTOM ? bpe_pre_from_regex(pat[b->nre]) : BPE_PRE_CUSTOM;
+		const char *p = known == BPE_PRE_CUSTOM ? pat[b->nre] : pre_patterns[known][0];
 		int ecode;
 		PCRE2_SIZE eoff;
-		pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat[b->nre], PCRE2_ZERO_TERMINATED,
+		pcre2_code *re = pcre2_compile((PCRE2_SPTR)p, PCRE2_ZERO_TERMINATED,
 					       PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &ecode, &eoff, NULL);
 		if (!re) {
 			PCRE2_UCHAR msg[160];

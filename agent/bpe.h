@@ -17,8 +17,8 @@
  *      gaps between them, which stay pieces too. So bytes a regex cannot
  *      match (invalid UTF-8: PCRE2_MATCH_INVALID_UTF never matches them)
  *      form pieces of their own, and every byte is encoded;
- *   4. BPE: each piece starts as its bytes (each byte has a token in a
- *      byte-level vocabulary) and the adjacent pair of lowest merge rank,
+ *   4. BPE: each piece starts as its bytes (their tokens: a byte without
+ *      one is dropped, see bpe_finish) and the adjacent pair of lowest merge rank,
  *      leftmost on ties, is merged until no pair has a rank. With
  *      ignore_merges (Llama 3), a piece that is a vocabulary entry is that
  *      token outright.

@@ -53,7 +53,7 @@ for model in "MiniLM-L6 f32 6" "MiniLM-L6 f16 6" "bge-small f32 12"; do
   best=0 best_b=0
   for b in $batches; do
     "$llama/llama-embedding" -m "$gguf" -f "$work/texts.txt" --embd-separator '<#sep#>' --embd-output-format array \
-      -c "$b" -b "$b" -ub "$b" -np 128 -t "$threads" > /dev/null 2> "$work/llama.log" ||
+      -c "$b" -b "$b" -ub "$b" -np 128 -t "$threads" --no-escape > /dev/null 2> "$work/llama.log" ||
       { tail -3 "$work/llama.log" >&2; exit 1; }
     # "prompt eval time =   86941.53 ms / 86143 tokens (...)"
     read -r ms n < <(sed -n 's/.*prompt eval time = *\([0-9.]*\) ms \/ *\([0-9]*\) tokens.*/\1 \2/p' "$work/llama.log")

@@ -46,7 +46,7 @@
 
 #define MAX_IDS (1 << 16)
 
-static const char sep[] = "\n__ggml_vocab_test__\n";
+static const char case_sep[] = "\n__ggml_vocab_test__\n"; /* after each text of a .inp */
 
 /* A tokenizer under test: one of the two, the other NULL. */
 struct tok {
@@ -92,7 +92,7 @@ static int check_cases(const char *path, const struct tok *t, int *mismatches)
 	int32_t *ids = base_malloc(MAX_IDS * sizeof(*ids));
 	const char *p = inp.data, *q = out.data, *q_end = out.data + out.len, *e;
 	int n = 0;
-	for (; (e = strstr(p, sep)); p = e + strlen(sep)) { /* every text ends with the separator */
+	for (; (e = strstr(p, case_sep)); p = e + strlen(case_sep)) { /* every text ends with the separator */
 		const char *nl = memchr(q, '\n', (size_t)(q_end - q));
 		if (!nl)
 			T_FAIL("%s.out: fewer lines than %s.inp has texts", path, path);
@@ -197,7 +197,7 @@ static void vocab(void)
 /* ---- embeddings --------------------------------------------------------------------- */
 
 #define EMBED_TEXTS 40
-#define SEP "<#sep#>"
+#define SEP "<#sep#>" /* between llama-embedding's texts */
 
 /* Texts: a few fixed ones, then slices of this repository's sources of 10 to 700 bytes. */
 static size_t texts(char *buf[EMBED_TEXTS])
@@ -339,7 +339,7 @@ static void embeddings(void)
 		struct base_buf cmd = BASE_BUF_INIT(BASE_CAP_TEXT), out = BASE_BUF_INIT(BASE_CAP_TEXT);
 		T_OK(base_buf_addf(&cmd,
 				   "'%s/llama-embedding' -m '%s' -f '%s' --embd-separator '" SEP "' --embd-output-format "
-				   "array -c 512 -b 512 -ub 512 -ctk f32 -ctv f32 2>'%s.log' || { tail -3 '%s.log' >&2; "
+				   "array -c 512 -b 512 -ub 512 -ctk f32 -ctv f32 --no-escape 2>'%s.log' || { tail -3 '%s.log' >&2; "
 				   "exit 1; }",
 				   bin, model, tpath, model, model));
 		if (t_run(cmd.data, &out) != 0)
