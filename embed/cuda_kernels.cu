@@ -524,7 +524,7 @@ cudaError_t cuk_attention_tc(cudaStream_t st, const struct cuk_tile *tiles, uint
  * lives in the 4 lanes of a group (max and sum by two xor shuffles). Rows
  * and keys past the sequence are zeros; keys past it are masked out of the
  * softmax; a warp whose rows all lie past it only helps load. Needs sm_80
- * (cuk_flash_ok).
+ * and a head size cuk_flash_head accepts.
  */
 #define FLASH_WARPS (CUK_FLASH_ROWS / 16)
 #define FLASH_KEYS 64

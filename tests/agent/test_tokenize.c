@@ -778,11 +778,8 @@ static void gguf_bad(void)
 
 static void bad_json(void)
 {
-	char dir[] = "/tmp/lode-tok-XXXXXX";
-	if (!mkdtemp(dir))
-		T_FAIL("mkdtemp: %s", strerror(errno));
-	char path[128];
-	snprintf(path, sizeof(path), "%s/tokenizer.json", dir);
+	char path[4096];
+	snprintf(path, sizeof(path), "%s", t_path("tokenizer.json"));
 	struct base_err err = { 0, "" };
 	T_TRUE(agent_tok_open(path, &err) == NULL); /* missing file */
 	T_TRUE(strstr(err.msg, path) != NULL);
@@ -817,8 +814,6 @@ static void bad_json(void)
 		if (!strstr(err.msg, cases[i].expect))
 			T_FAIL("case %zu: message \"%s\" lacks \"%s\"", i, err.msg, cases[i].expect);
 	}
-	remove(path);
-	rmdir(dir);
 	T_TRUE(agent_tok_open("no-such-model.gguf", &err) == NULL); /* read as GGUF, and missing */
 	T_EQ_INT(err.code, BASE_E_NOTFOUND);
 	T_TRUE(strstr(err.msg, "no-such-model.gguf") != NULL);
@@ -827,11 +822,8 @@ static void bad_json(void)
 /* tokenizer.json pre-tokenizers in steps (Sequence, Digits, Split then ByteLevel), each splitting the last's pieces */
 static void json_steps(void)
 {
-	char dir[] = "/tmp/lode-tok-XXXXXX";
-	if (!mkdtemp(dir))
-		T_FAIL("mkdtemp: %s", strerror(errno));
-	char path[128];
-	snprintf(path, sizeof(path), "%s/tokenizer.json", dir);
+	char path[4096];
+	snprintf(path, sizeof(path), "%s", t_path("tokenizer.json"));
 	/* the 256 byte tokens, "12" and "123" */
 	json_t *vocab = json_object();
 	for (int b = 0; b < 256; b++) {
@@ -875,8 +867,6 @@ static void json_steps(void)
 		agent_tok_close(t);
 	}
 	json_decref(vocab);
-	remove(path);
-	rmdir(dir);
 }
 
 /* ---- the server's /tokenize ------------------------------------------------------------ */

@@ -329,11 +329,6 @@ static inline void gw_bert(struct gw *w, const struct gw_bert *c, const char *co
 	gw_kv_u32(w, "tokenizer.ggml.token_type_count", c->n_type);
 	gw_kv_str(w, "tokenizer.ggml.model", "bert");
 	gw_kv_strs(w, "tokenizer.ggml.tokens", tokens, n_vocab);
-	int32_t *tt = base_malloc(n_vocab * sizeof(*tt));
-	for (size_t i = 0; i < n_vocab; i++)
-		tt[i] = tokens[i][0] == '[' ? 3 : 1; /* control / normal */
-	gw_kv_i32s(w, "tokenizer.ggml.token_type", tt, n_vocab);
-	base_free(tt);
 	static const struct {
 		const char *key, *tok;
 	} specials[] = {
@@ -343,12 +338,19 @@ static inline void gw_bert(struct gw *w, const struct gw_bert *c, const char *co
 		{ "tokenizer.ggml.cls_token_id", "[CLS]" },
 		{ "tokenizer.ggml.mask_token_id", "[MASK]" },
 	};
+	/* the special tokens are control (3), the rest normal (1; "[unused0]" and "[" too), as llama.cpp's converter has it */
+	int32_t *tt = base_malloc(n_vocab * sizeof(*tt));
+	for (size_t i = 0; i < n_vocab; i++)
+		tt[i] = 1;
 	for (size_t k = 0; k < BASE_ARRAY_LEN(specials); k++)
 		for (size_t i = 0; i < n_vocab; i++)
 			if (strcmp(tokens[i], specials[k].tok) == 0) {
 				gw_kv_u32(w, specials[k].key, (uint32_t)i);
+				tt[i] = 3;
 				break;
 			}
+	gw_kv_i32s(w, "tokenizer.ggml.token_type", tt, n_vocab);
+	base_free(tt);
 
 	uint64_t E = c->n_embd, F = c->n_ff;
 	gw__rand_tensor(w, c, &s, "token_embd.weight", E, n_vocab, 0.1f, 0);
