@@ -804,6 +804,14 @@ static void bad_json(void)
 		{ "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": \"x\"}, \"merges\": []}, \"pre_tokenizer\": "
 		  "{\"type\": \"ByteLevel\"}}",
 		  "not an integer" },
+		{ "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}, \"pre_tokenizer\": "
+		  "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Digits\"}, {\"type\": \"Digits\"}, {\"type\": \"Digits\"}, "
+		  "{\"type\": \"Digits\"}, {\"type\": \"Digits\"}, {\"type\": \"Digits\"}, "
+		  "{\"type\": \"Digits\"}, {\"type\": \"Digits\"}, {\"type\": \"Digits\"}]}}", /* nine steps */
+		  "more than 8 splitting steps" },
+		{ "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []}, \"pre_tokenizer\": "
+		  "{\"type\": \"Sequence\", \"pretokenizers\": []}}",
+		  "no regex" },
 	};
 	for (size_t i = 0; i < BASE_ARRAY_LEN(cases); i++) {
 		write_file(path, cases[i].json, strlen(cases[i].json));
